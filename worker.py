@@ -9,18 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from dataclasses import replace
 from contextlib import AsyncExitStack
 
 import structlog
-from temporalio.worker import Worker
 
-from activities.case_activities import CaseActivities
 from activities.notify import Dispatcher
 from casework import devstack, logs
-from casework.runtime import database, temporal_client
+from casework.runtime import build_worker, database, temporal_client
 from referral import reference
 from referral.config import Settings
-from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger("worker")
 
@@ -42,13 +40,7 @@ async def main(dev: bool) -> None:
                 db_url = await stack.enter_async_context(devstack.embedded_postgres(settings.data_dir))
         db = await stack.enter_async_context(database(settings, db_url))
         client = await temporal_client(settings, address, with_metrics=True)
-        activities = CaseActivities(db, settings)
-        worker = Worker(
-            client,
-            task_queue=settings.task_queue,
-            workflows=[ComplaintWorkflow],
-            activities=activities.all(),
-        )
+        worker = build_worker(client, db, replace(settings, temporal_address=address))
         dispatcher = Dispatcher(db, settings)
         log.info("worker ready", task_queue=settings.task_queue, temporal=address, ui=settings.ui_url if dev else None)
         async with worker:

@@ -98,7 +98,7 @@ class CaseActivities:
     @activity.defn
     async def record_event(self, event: CaseEvent) -> bool:
         new = await self.db.record_event(event)
-        log.info("case event", complaint_id=event.complaint_id, event=event.event, key=event.key, new=new)
+        log.info("case event", complaint_id=event.complaint_id, case_event=event.event, key=event.key, new=new)
         return new
 
     def all(self) -> list:

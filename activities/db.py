@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
@@ -36,6 +36,14 @@ def subject_key(nik: str | None, name: str, birth_date: date | None, salt: str) 
     """A salted hash that finds the same person again without storing a searchable NIK."""
     basis = f"nik:{nik}" if nik else f"name:{' '.join(name.lower().split())}|{birth_date}"
     return hashlib.sha256(f"{salt}|{basis}".encode()).hexdigest()
+
+
+def _typed(changes: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps arrive as ISO text after the trip through Temporal; asyncpg wants datetimes."""
+    return {
+        column: datetime.fromisoformat(value) if column.endswith("_at") and isinstance(value, str) else value
+        for column, value in changes.items()
+    }
 
 
 class Database:
@@ -213,11 +221,12 @@ class Database:
             if inserted is None:
                 return False
             if event.case:
-                columns = sorted(event.case)
+                changes = _typed(event.case)
+                columns = sorted(changes)
                 assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
                 await conn.execute(
                     f"UPDATE complaints SET {assignments}, updated_at = now() WHERE complaint_id = $1",
-                    event.complaint_id, *(event.case[c] for c in columns),
+                    event.complaint_id, *(changes[c] for c in columns),
                 )
             await conn.executemany(
                 "INSERT INTO notification_outbox (complaint_id, event_key, recipient_id, channel, subject, body,"

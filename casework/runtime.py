@@ -10,9 +10,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.case_activities import CaseActivities
 from activities.db import Database, connect
 from referral import reference
 from referral.config import Settings
+from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -49,3 +54,16 @@ async def database(settings: Settings, url: str | None = None, prepare: bool = T
         yield db
     finally:
         await pool.close()
+
+
+def build_worker(client: Client, db: Database, settings: Settings) -> Worker:
+    """The one Worker definition, shared by worker.py and the tests."""
+    # Our pure modules (and the libraries the activities use) are imported once, not per workflow run.
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("referral", "activities", "structlog", "asyncpg")
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[ComplaintWorkflow],
+        activities=CaseActivities(db, settings).all(),
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+    )

@@ -447,12 +447,12 @@ class ComplaintWorkflow:
         self.changed = True
         return self.state()
 
-    async def _assign(self, actor: str, exclude: list[str], to: str | None = None, reason: str = "") -> None:
+    async def _assign(self, actor: str, exclude: list[str] | None = None, to: str | None = None, reason: str = "") -> None:
         if to is None:
             choice = await workflow.execute_activity_method(
                 CaseActivities.choose_pendamping,
                 AssignRequest(complaint_id=self.complaint_id, village_code=self.village.code,
-                              on=self.calendar.local(workflow.now()).date(), exclude=exclude),
+                              on=self.calendar.local(workflow.now()).date(), exclude=exclude or []),
                 summary=f"Assign pendamping for {self.village.label}", **DB_CALL,
             )
             to, reason = choice.pendamping_id, reason or choice.reason

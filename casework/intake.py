@@ -1,0 +1,122 @@
+"""Intake for other services: validate a complaint and start (or find) its workflow.
+
+    from casework.intake import parse_intake, submit
+    submitted = await submit(client, parse_intake(payload))
+
+The same `external_ref` always maps to the same complaint id, so a repeated submission returns the
+existing case instead of starting a second workflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from referral import presentation, reference
+from referral.models import ComplaintIntake, ComplaintStart
+from workflows import search_attributes as sa
+from workflows.complaint import ComplaintWorkflow
+
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+class IntakeError(ValueError):
+    """Invalid intake: `problems` names every bad field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid complaint:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+class Submitted(BaseModel):
+    complaint_id: str
+    workflow_id: str
+    status: str
+    existing: bool = False
+
+
+def intake_schema() -> dict[str, Any]:
+    return ComplaintIntake.model_json_schema()
+
+
+def parse_intake(data: str | bytes | dict[str, Any], now: datetime | None = None) -> ComplaintIntake:
+    try:
+        raw = json.loads(data) if isinstance(data, (str, bytes)) else data
+    except json.JSONDecodeError as exc:
+        raise IntakeError([f"(document): not valid JSON: {exc}"]) from None
+    try:
+        intake = ComplaintIntake.model_validate(raw)
+    except ValidationError as exc:
+        raise IntakeError([
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in exc.errors()
+        ]) from None
+    if intake.reported_at > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
+        raise IntakeError(["reported_at: is in the future"])
+    return intake
+
+
+def complaint_id_for(intake: ComplaintIntake) -> str:
+    """Deterministic from external_ref (no personal data in it), random otherwise."""
+    if intake.external_ref:
+        digest = hashlib.sha256(f"external_ref:{intake.external_ref}".encode()).hexdigest()
+    else:
+        digest = uuid.uuid4().hex
+    return f"ADU-{digest[:12].upper()}"
+
+
+def workflow_id(complaint_id: str) -> str:
+    return f"complaint-{complaint_id}"
+
+
+async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "referral") -> Submitted:
+    complaint_id = complaint_id_for(intake)
+    wf_id = workflow_id(complaint_id)
+    existing = await _existing_status(client, wf_id)
+    if existing is not None:
+        return Submitted(complaint_id=complaint_id, workflow_id=wf_id, status=existing, existing=True)
+    village = reference.villages()[intake.village_code]
+    category = reference.categories()[intake.category]
+    try:
+        await client.start_workflow(
+            ComplaintWorkflow.run,
+            ComplaintStart(complaint_id=complaint_id, intake=intake),
+            id=wf_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes([
+                sa.COMPLAINT_STATUS.value_set("received"),
+                sa.VILLAGE_CODE.value_set(village.code),
+                sa.KECAMATAN.value_set(village.kecamatan),
+                sa.BIDANG.value_set(category.bidang),
+                sa.PPKS_CATEGORY.value_set(category.code),
+                sa.URGENCY.value_set(intake.urgency.value),
+                sa.ESCALATION_LEVEL.value_set(0),
+                sa.SLA_BREACHED.value_set(False),
+            ]),
+            static_summary=presentation.static_summary(intake),
+            static_details=presentation.static_details(complaint_id, intake),
+        )
+    except WorkflowAlreadyStartedError:
+        status = await _existing_status(client, wf_id) or "received"
+        return Submitted(complaint_id=complaint_id, workflow_id=wf_id, status=status, existing=True)
+    return Submitted(complaint_id=complaint_id, workflow_id=wf_id, status="received")
+
+
+async def _existing_status(client: Client, wf_id: str) -> str | None:
+    try:
+        description = await client.get_workflow_handle(wf_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.typed_search_attributes.get(sa.COMPLAINT_STATUS) or "received"

@@ -1,0 +1,53 @@
+"""`starter.py report`: fetch a period's rows, compute the report, render it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from activities.db import connect
+from activities.report_queries import fetch_report_rows
+from referral import reports
+from referral.holiday_source import build_calendar
+
+
+def default_png_path(date_from: date, date_to: date) -> str:
+    return f"report-{date_from.isoformat()}-{date_to.isoformat()}.png"
+
+
+async def run_report(
+    db_url: str, date_from: date, date_to: date, by: str, fmt: str, output: str | None
+) -> str:
+    """Build the report; return the rendered text, or the path written when `output` is given (png: always).
+
+    The calendar starts at ``date_from.year`` (three years, as `build_calendar` does by default) and
+    reaches back to the year of the oldest case in the rows, so a case received in December and
+    resolved in January is measured against the right holidays.
+    """
+    if by not in reports.GROUPINGS:
+        raise ValueError(f"--by must be one of {', '.join(reports.GROUPINGS)}, not {by!r}")
+    if fmt not in reports.FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(reports.FORMATS)}, not {fmt!r}")
+    if date_to < date_from:
+        raise ValueError(f"--to {date_to} is before --from {date_from}")
+    calendar = build_calendar(date_from.year)
+    pool = await connect(db_url, min_size=1, max_size=2)
+    try:
+        cases, breaches = await fetch_report_rows(pool, date_from, date_to, tz=calendar.tz)
+    finally:
+        await pool.close()
+    first_year = min([date_from.year, *(calendar.local(c["received_at"]).year for c in cases)])
+    last_year = max(date_to.year, date_from.year + 2)
+    if first_year != date_from.year or last_year != calendar.last_year:
+        calendar = build_calendar(first_year, years=last_year - first_year + 1)
+    report = reports.build_report(cases, breaches, calendar, date_from, date_to, by)
+    if fmt == "png":
+        path = output or default_png_path(date_from, date_to)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return reports.render_png(report, path)
+    text = reports.render(report, fmt)
+    if not output:
+        return text.rstrip("\n")  # the caller prints it
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(text, encoding="utf-8")
+    return output

