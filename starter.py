@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import date
 
@@ -210,4 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave without interpreter finalisation: the Temporal client's native threads can abort a
+    # normal shutdown ("PyGILState_Release"), which would turn a clean exit code into 134.
+    os._exit(code)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -94,14 +94,14 @@ async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "ref
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=TypedSearchAttributes([
-                sa.COMPLAINT_STATUS.value_set("received"),
-                sa.VILLAGE_CODE.value_set(village.code),
-                sa.KECAMATAN.value_set(village.kecamatan),
-                sa.BIDANG.value_set(category.bidang),
-                sa.PPKS_CATEGORY.value_set(category.code),
-                sa.URGENCY.value_set(intake.urgency.value),
-                sa.ESCALATION_LEVEL.value_set(0),
-                sa.SLA_BREACHED.value_set(False),
+                SearchAttributePair(sa.COMPLAINT_STATUS, "received"),
+                SearchAttributePair(sa.VILLAGE_CODE, village.code),
+                SearchAttributePair(sa.KECAMATAN, village.kecamatan),
+                SearchAttributePair(sa.BIDANG, category.bidang),
+                SearchAttributePair(sa.PPKS_CATEGORY, category.code),
+                SearchAttributePair(sa.URGENCY, intake.urgency.value),
+                SearchAttributePair(sa.ESCALATION_LEVEL, 0),
+                SearchAttributePair(sa.SLA_BREACHED, False),
             ]),
             static_summary=presentation.static_summary(intake),
             static_details=presentation.static_details(complaint_id, intake),

