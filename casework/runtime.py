@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import structlog
 from temporalio.client import Client
@@ -56,7 +56,7 @@ async def database(settings: Settings, url: str | None = None, prepare: bool = T
         await pool.close()
 
 
-def build_worker(client: Client, db: Database, settings: Settings) -> Worker:
+def build_worker(client: Client, db: Database, settings: Settings, **options: Any) -> Worker:
     """The one Worker definition, shared by worker.py and the tests."""
     # Our pure modules (and the libraries the activities use) are imported once, not per workflow run.
     restrictions = SandboxRestrictions.default.with_passthrough_modules("referral", "activities", "structlog", "asyncpg")
@@ -66,4 +66,5 @@ def build_worker(client: Client, db: Database, settings: Settings) -> Worker:
         workflows=[ComplaintWorkflow],
         activities=CaseActivities(db, settings).all(),
         workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        **options,
     )

@@ -140,7 +140,10 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @asynccontextmanager
 async def running_worker(client: Client, db: Database, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
-    async with build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings)) as worker:
+    # No workflow cache: every workflow task replays the whole history (catching non-determinism),
+    # and no sticky queue outlives a stopped worker (the test server never falls back from one).
+    worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings), max_cached_workflows=0)
+    async with worker:
         yield worker
 
 

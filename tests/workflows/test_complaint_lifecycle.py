@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from casework.intake import complaint_id_for, workflow_id
 from referral.models import ComplaintStart
@@ -16,6 +17,9 @@ from workflows.complaint import ComplaintWorkflow
 WITA = timezone(timedelta(hours=8))
 
 
+STARTED = []  # handles to terminate after each test (see conftest.py)
+
+
 async def start_case(client, queue, **overrides):
     intake = make_intake(**overrides)
     complaint_id = complaint_id_for(intake)
@@ -23,16 +27,22 @@ async def start_case(client, queue, **overrides):
         ComplaintWorkflow.run, ComplaintStart(complaint_id=complaint_id, intake=intake),
         id=workflow_id(complaint_id), task_queue=queue,
     )
+    STARTED.append(handle)
     return complaint_id, handle
 
 
 async def wait_for(handle, predicate, env, step=timedelta(minutes=1), tries=200):
+    view = None
     for _ in range(tries):
-        view = await handle.query(ComplaintWorkflow.state)
+        try:
+            view = await handle.query(ComplaintWorkflow.state, rpc_timeout=timedelta(seconds=5))
+        except RPCError:
+            # After a worker restart the server first tries the old worker's sticky queue.
+            continue
         if predicate(view):
             return view
         await env.sleep(step)
-    raise AssertionError(f"condition never met; last state {view.status} {[e.event for e in view.timeline]}")
+    raise AssertionError(f"condition never met; last state {view and view.status} {view and [e.event for e in view.timeline]}")
 
 
 async def test_whole_life_of_a_case(time_env, db):

@@ -1,0 +1,138 @@
+"""SLA clocks inside ComplaintWorkflow, on the time-skipping server with real activities and Postgres.
+
+Expected moments are written out from the 2026 calendar (SKB 3 Menteri): Nyepi 19 Mar with cuti
+bersama 18 Mar, Idul Fitri 21-22 Mar with cuti bersama 20, 23 and 24 Mar. Office hours 08:00-16:00 WITA.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from tests.conftest import make_intake, running_worker, task_queue
+from tests.workflows.test_complaint_lifecycle import start_case, wait_for
+from workflows.complaint import ComplaintWorkflow
+
+WITA = timezone(timedelta(hours=8))
+REPORTED = datetime(2026, 3, 17, 10, 0, tzinfo=WITA)  # Tuesday, the day before the Nyepi cuti bersama
+
+EXPECTED = {
+    # (clock, milestone): (due moment, who hears of it)
+    ("acknowledgement", "warning_50"): (datetime(2026, 3, 17, 14, 0, tzinfo=WITA), None),
+    ("acknowledgement", "warning_80"): (datetime(2026, 3, 25, 8, 24, tzinfo=WITA), None),
+    ("acknowledgement", "breach"): (datetime(2026, 3, 25, 10, 0, tzinfo=WITA), "KABID-PJS"),
+    ("acknowledgement", "escalation_2"): (datetime(2026, 3, 26, 10, 0, tzinfo=WITA), "KADIS"),
+    ("verification", "warning_50"): (datetime(2026, 3, 25, 14, 0, tzinfo=WITA), None),
+    ("verification", "warning_80"): (datetime(2026, 3, 26, 13, 12, tzinfo=WITA), None),
+    ("verification", "breach"): (datetime(2026, 3, 27, 10, 0, tzinfo=WITA), "KABID-PJS"),
+    ("verification", "escalation_2"): (datetime(2026, 3, 30, 10, 0, tzinfo=WITA), "KADIS"),
+}
+
+
+def sla_events(events):
+    return [e for e in events if e["event"] in ("sla_warning", "sla_escalated")]
+
+
+async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_a_worker_restart(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue, reported_at=REPORTED.isoformat())
+        await wait_for(handle, lambda v: any(e.event == "sla_warning" for e in v.timeline), time_env,
+                       step=timedelta(seconds=1))
+    # The first worker is gone; a new one replays the history and carries on where it stopped.
+    async with running_worker(client, db, queue):
+        view = await wait_for(handle, lambda v: v.escalation_level == 2 and len(
+            [e for e in v.timeline if e.event in ("sla_warning", "sla_escalated")]) == len(EXPECTED), time_env,
+            step=timedelta(seconds=1))
+
+    events = sla_events(await db.events(complaint_id))
+    assert len(events) == len(EXPECTED)  # each warning and escalation exactly once
+    for event in events:
+        detail = event["detail"]
+        due, recipient = EXPECTED[(detail["clock"], detail["milestone"])]
+        assert event["occurred_at"] == due
+        assert datetime.fromisoformat(detail["due_at"]) == due
+        if recipient:
+            assert detail["escalated_to"] == recipient
+    seen = {(e.detail["clock"], e.detail["milestone"]): e.at for e in view.timeline if e.event in ("sla_warning", "sla_escalated")}
+    assert seen == {key: due for key, (due, _) in EXPECTED.items()}
+    assert (await db.complaint(complaint_id))["escalation_level"] == 2
+    ack = next(c for c in view.clocks if c.name == "acknowledgement")
+    assert ack.deadline == EXPECTED[("acknowledgement", "breach")][0] and ack.breached
+
+    outbox = await db.pool.fetch(
+        "SELECT event_key, recipient_id FROM notification_outbox WHERE complaint_id = $1 AND channel = 'email'"
+        " AND event_key LIKE 'sla:%' ORDER BY event_key", complaint_id)
+    assert len(outbox) == len(EXPECTED)  # one notification per milestone, once
+    assert {r["recipient_id"] for r in outbox} == {"PD-34", "KABID-PJS", "KADIS"}
+
+
+async def test_live_case_escalates_after_its_deadline_on_a_restarted_worker(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        deadline = next(c.deadline for c in view.clocks if c.name == "acknowledgement")
+    # A new worker process: the pending SLA timer lives in Temporal, not in the old worker.
+    async with running_worker(client, db, queue):
+        await time_env.sleep(deadline - await time_env.get_current_time() + timedelta(hours=1))
+        view = await wait_for(handle, lambda v: v.escalation_level >= 1, time_env)
+    breach = [e for e in sla_events(await db.events(complaint_id)) if e["detail"]["milestone"] == "breach"
+              and e["detail"]["clock"] == "acknowledgement"]
+    assert len(breach) == 1 and breach[0]["occurred_at"] == deadline
+    assert view.sla_breached
+
+
+async def test_pause_stops_the_clock_and_resume_moves_the_deadline(time_env, db):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(client, queue)
+        before = await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        await handle.execute_update(ComplaintWorkflow.pause, {"actor": "PD-34", "reason": "menunggu warga"})
+        paused = await handle.query(ComplaintWorkflow.state)
+        assert {c.state for c in paused.clocks} == {"paused"} and paused.next_deadline is None
+        await time_env.sleep(timedelta(days=3))
+        resumed = await handle.execute_update(ComplaintWorkflow.resume, {"actor": "KABID-PJS"})
+        old = next(c.deadline for c in before.clocks if c.name == "acknowledgement")
+        new = next(c.deadline for c in resumed.clocks if c.name == "acknowledgement")
+        # Paused office time is given back (exact dates for a pause across a weekend: tests/unit/test_sla.py).
+        assert new >= old and new > await time_env.get_current_time()
+        assert not any(e.event.startswith("sla_escalated") for e in resumed.timeline)
+    assert [e["event"] for e in await db.events(complaint_id)].count("paused") == 1
+
+
+async def test_leave_sends_a_new_case_to_a_backup_in_the_same_kecamatan(time_env, db):
+    client, queue = time_env.client, task_queue()
+    today = (await time_env.get_current_time()).astimezone(WITA).date()
+    # Tejakula has two pendamping in the sample roster: PD-35 and PD-36.
+    await db.add_leave("PD-35", today - timedelta(days=1), today + timedelta(days=30), "cuti tahunan")
+    try:
+        async with running_worker(client, db, queue):
+            complaint_id, handle = await start_case(client, queue, village_code="51.08.09.2001")
+            view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        assert view.pendamping_id == "PD-36"
+        assigned = next(e for e in view.timeline if e.event == "assigned")
+        assert assigned.detail["reason"] == "backup_same_kecamatan"
+    finally:
+        await db.pool.execute("DELETE FROM officer_leave WHERE officer_id = 'PD-35'")
+
+
+async def test_repeated_breaches_reassign_automatically_when_the_policy_says_so(time_env, db, tmp_path: Path):
+    policy = json.loads((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
+    policy |= {"version": "test-auto-reassign", "auto_reassign_after_breaches": 2}
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(policy))
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
+        # Tejakula: PD-35 covers 51.08.09.2001; PD-36 is the backup in the same kecamatan.
+        complaint_id, handle = await start_case(client, queue, village_code="51.08.09.2001",
+                                                reported_at=REPORTED.isoformat())
+        view = await wait_for(handle, lambda v: any(e.event == "reassigned" for e in v.timeline), time_env,
+                              step=timedelta(seconds=1))
+    reassigned = next(e for e in view.timeline if e.event == "reassigned")
+    assert (reassigned.actor, reassigned.detail["previous"], view.pendamping_id) == ("sla", "PD-35", "PD-36")
+    breaches = [e for e in view.timeline if e.event == "sla_escalated" and e.detail["milestone"] == "breach"]
+    # The second breach (verification, due Fri 27 Mar 2026 10:00 WITA) triggers it, not the first.
+    assert [b.at for b in breaches] == [datetime(2026, 3, 25, 10, 0, tzinfo=WITA), datetime(2026, 3, 27, 10, 0, tzinfo=WITA)]
+    assert view.timeline.index(reassigned) > view.timeline.index(breaches[1])
