@@ -20,7 +20,10 @@ WITA = timezone(timedelta(hours=8))
 STARTED = []  # handles to terminate after each test (see conftest.py)
 
 
-async def start_case(client, queue, **overrides):
+async def start_case(env, queue, **overrides):
+    """Start a case reported 'now' on the test server's clock (which runs ahead of the wall clock)."""
+    client = env.client
+    overrides.setdefault("reported_at", (await env.get_current_time()).isoformat())
     intake = make_intake(**overrides)
     complaint_id = complaint_id_for(intake)
     handle = await client.start_workflow(
@@ -48,7 +51,7 @@ async def wait_for(handle, predicate, env, step=timedelta(minutes=1), tries=200)
 async def test_whole_life_of_a_case(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
         pendamping = view.pendamping_id
         assert pendamping == "PD-34"  # the sample roster's pendamping for Desa Bengkala
@@ -73,7 +76,7 @@ async def test_whole_life_of_a_case(time_env, db):
 async def test_wrong_actor_and_wrong_state_are_refused_before_history(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
         history_before = len([e async for e in handle.fetch_history_events()])
 
@@ -97,7 +100,7 @@ async def test_wrong_actor_and_wrong_state_are_refused_before_history(time_env, 
 async def test_reject_and_reopen_within_the_window(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
         view = await handle.execute_update(ComplaintWorkflow.reject, {"actor": "KADIS", "reason": "duplicate"})
         assert view.status == "rejected"
@@ -109,7 +112,7 @@ async def test_reject_and_reopen_within_the_window(time_env, db):
 async def test_reassign_moves_the_case_and_checks_the_target(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
         with pytest.raises(WorkflowUpdateFailedError) as unknown:
             await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-99"})

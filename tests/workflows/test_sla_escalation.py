@@ -37,7 +37,7 @@ def sla_events(events):
 async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_a_worker_restart(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue, reported_at=REPORTED.isoformat())
+        complaint_id, handle = await start_case(time_env, queue, reported_at=REPORTED.isoformat())
         await wait_for(handle, lambda v: any(e.event == "sla_warning" for e in v.timeline), time_env,
                        step=timedelta(seconds=1))
     # The first worker is gone; a new one replays the history and carries on where it stopped.
@@ -71,7 +71,7 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
 async def test_live_case_escalates_after_its_deadline_on_a_restarted_worker(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
         deadline = next(c.deadline for c in view.clocks if c.name == "acknowledgement")
     # A new worker process: the pending SLA timer lives in Temporal, not in the old worker.
@@ -87,7 +87,7 @@ async def test_live_case_escalates_after_its_deadline_on_a_restarted_worker(time
 async def test_pause_stops_the_clock_and_resume_moves_the_deadline(time_env, db):
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue):
-        complaint_id, handle = await start_case(client, queue)
+        complaint_id, handle = await start_case(time_env, queue)
         before = await wait_for(handle, lambda v: v.status == "assigned", time_env)
         await handle.execute_update(ComplaintWorkflow.pause, {"actor": "PD-34", "reason": "menunggu warga"})
         paused = await handle.query(ComplaintWorkflow.state)
@@ -109,7 +109,7 @@ async def test_leave_sends_a_new_case_to_a_backup_in_the_same_kecamatan(time_env
     await db.add_leave("PD-35", today - timedelta(days=1), today + timedelta(days=30), "cuti tahunan")
     try:
         async with running_worker(client, db, queue):
-            complaint_id, handle = await start_case(client, queue, village_code="51.08.09.2001")
+            complaint_id, handle = await start_case(time_env, queue, village_code="51.08.09.2001")
             view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
         assert view.pendamping_id == "PD-36"
         assigned = next(e for e in view.timeline if e.event == "assigned")
@@ -126,7 +126,7 @@ async def test_repeated_breaches_reassign_automatically_when_the_policy_says_so(
     client, queue = time_env.client, task_queue()
     async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
         # Tejakula: PD-35 covers 51.08.09.2001; PD-36 is the backup in the same kecamatan.
-        complaint_id, handle = await start_case(client, queue, village_code="51.08.09.2001",
+        complaint_id, handle = await start_case(time_env, queue, village_code="51.08.09.2001",
                                                 reported_at=REPORTED.isoformat())
         view = await wait_for(handle, lambda v: any(e.event == "reassigned" for e in v.timeline), time_env,
                               step=timedelta(seconds=1))
