@@ -38,7 +38,7 @@ async def cmd_submit(args, settings: Settings) -> int:
         print(err, file=sys.stderr)
         return 2
     client = await temporal_client(settings)
-    submitted = await submit(client, intake, settings.task_queue)
+    submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
     _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
     return 0
 
@@ -96,7 +96,7 @@ async def cmd_list(args, settings: Settings) -> int:
 async def cmd_demo(args, settings: Settings) -> int:
     client = await temporal_client(settings)
     for intake in demo_complaints():
-        submitted = await submit(client, intake, settings.task_queue)
+        submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
         _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
     print(f"open {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows to see them", file=sys.stderr)
     return 0

@@ -22,7 +22,9 @@ from referral.records import (
     IntakeResult,
     SetupRequest,
 )
+from referral.models import PersonalData
 from referral.routing import choose_pendamping
+from referral.sealing import unseal
 from referral.sla import SlaPolicy
 
 log = structlog.get_logger(__name__)
@@ -70,7 +72,12 @@ class CaseActivities:
 
     @activity.defn
     async def record_intake(self, record: IntakeRecord) -> IntakeResult:
-        duplicate_of = await self.db.insert_complaint(record)
+        try:
+            personal = PersonalData.model_validate(unseal(record.sealed_personal, self.settings.pii_key))
+        except Exception as exc:  # a wrong key or a tampered token: retrying cannot help
+            raise ApplicationError(f"cannot unseal the personal data: {type(exc).__name__}",
+                                   type="SealedDataError", non_retryable=True) from None
+        duplicate_of = await self.db.insert_complaint(record, personal)
         log.info("intake recorded", complaint_id=record.complaint_id, duplicate=duplicate_of is not None)
         return IntakeResult(duplicate_of=duplicate_of)
 

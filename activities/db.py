@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 
 from referral import reference
+from referral.models import PersonalData
 from referral.records import CaseEvent, IntakeRecord
 
 log = structlog.get_logger(__name__)
@@ -170,10 +171,11 @@ class Database:
 
     # ---- cases ----
 
-    async def insert_complaint(self, record: IntakeRecord) -> str | None:
+    async def insert_complaint(self, record: IntakeRecord, personal: PersonalData) -> str | None:
         """Write the case row and its 'received' event once; return an open case of the same person."""
-        intake = record.intake
-        key = subject_key(intake.subject.nik, intake.subject.name, intake.subject.birth_date, self.hash_salt)
+        intake = record.case
+        subject = personal.subject
+        key = subject_key(subject.nik, subject.name, subject.birth_date, self.hash_salt)
         async with self.pool.acquire() as conn, conn.transaction():
             duplicate_of = await conn.fetchval(
                 "SELECT complaint_id FROM complaints WHERE subject_key = $1 AND category = $2"
@@ -189,8 +191,8 @@ class Database:
                 " ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id",
                 record.complaint_id, record.workflow_id, intake.external_ref, intake.channel.value,
                 intake.village_code, record.kecamatan, intake.category, record.bidang, intake.urgency.value, key,
-                intake.subject.model_dump(mode="json"), intake.reporter.model_dump(mode="json"),
-                intake.description, intake.reported_at, record.received_at, duplicate_of,
+                subject.model_dump(mode="json"), personal.reporter.model_dump(mode="json"),
+                personal.description, intake.reported_at, record.received_at, duplicate_of,
             )
             if inserted is None:  # a retry: the first attempt already wrote everything
                 return await conn.fetchval(

@@ -22,7 +22,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from referral import presentation, reference
-from referral.models import ComplaintIntake, ComplaintStart
+from referral.config import Settings
+from referral.models import CaseOpening, ComplaintIntake, ComplaintStart, PersonalData
+from referral.sealing import seal
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
 
@@ -53,15 +55,27 @@ def parse_intake(data: str | bytes | dict[str, Any], now: datetime | None = None
         raw = json.loads(data) if isinstance(data, (str, bytes)) else data
     except json.JSONDecodeError as exc:
         raise IntakeError([f"(document): not valid JSON: {exc}"]) from None
+    problems = []
     try:
         intake = ComplaintIntake.model_validate(raw)
     except ValidationError as exc:
-        raise IntakeError([
-            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in exc.errors()
-        ]) from None
-    if intake.reported_at > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
-        raise IntakeError(["reported_at: is in the future"])
+        intake = None
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in exc.errors()]
+    reported_at = intake.reported_at if intake else _loose_datetime(raw)
+    if reported_at and reported_at > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
+        problems.append("reported_at: is in the future")
+    if problems:
+        raise IntakeError(problems)
     return intake
+
+
+def _loose_datetime(raw: Any) -> datetime | None:
+    """reported_at from a document that failed validation elsewhere, so its problem is listed too."""
+    try:
+        value = datetime.fromisoformat(str(raw.get("reported_at")))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return value if value.tzinfo else None
 
 
 def complaint_id_for(intake: ComplaintIntake) -> str:
@@ -73,11 +87,18 @@ def complaint_id_for(intake: ComplaintIntake) -> str:
     return f"ADU-{digest[:12].upper()}"
 
 
+def start_input(complaint_id: str, intake: ComplaintIntake, pii_key: str) -> ComplaintStart:
+    """The workflow input: personal data sealed, so it never shows in Temporal's history or UI."""
+    personal = PersonalData.of(intake).model_dump(mode="json")
+    return ComplaintStart(complaint_id=complaint_id, case=CaseOpening.of(intake), sealed_personal=seal(personal, pii_key))
+
+
 def workflow_id(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
 
 
-async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "referral") -> Submitted:
+async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "referral",
+                 pii_key: str | None = None) -> Submitted:
     complaint_id = complaint_id_for(intake)
     wf_id = workflow_id(complaint_id)
     existing = await _existing_status(client, wf_id)
@@ -88,7 +109,7 @@ async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "ref
     try:
         await client.start_workflow(
             ComplaintWorkflow.run,
-            ComplaintStart(complaint_id=complaint_id, intake=intake),
+            start_input(complaint_id, intake, pii_key or Settings().pii_key),
             id=wf_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

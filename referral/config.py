@@ -11,6 +11,9 @@ from datetime import time
 from pathlib import Path
 
 
+DEV_PII_KEY = "dev-only-pii-key: set REFERRAL_PII_KEY in production"
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
@@ -37,6 +40,7 @@ class Settings:
     office_open: time = field(default_factory=lambda: _time("REFERRAL_OFFICE_OPEN", "08:00"))
     office_close: time = field(default_factory=lambda: _time("REFERRAL_OFFICE_CLOSE", "16:00"))
     utc_offset_minutes: int = field(default_factory=lambda: int(_env("REFERRAL_UTC_OFFSET_MINUTES", "480")))
+    pii_key: str = field(default_factory=lambda: _env("REFERRAL_PII_KEY", DEV_PII_KEY))
     hash_salt: str = field(default_factory=lambda: _env("REFERRAL_HASH_SALT", "buleleng-dev-salt"))
     ui_url: str = field(default_factory=lambda: _env("REFERRAL_UI_URL", "http://localhost:8233"))
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SMTP_HOST") or None)

@@ -22,12 +22,14 @@ from referral.calendar import WorkingCalendar
 def read_closures(path: str | None) -> dict[date, str]:
     """Local closures (Galungan, Kuningan, office closures): CSV with columns date,reason."""
     text = (
-        Path(path).read_text(encoding="utf-8")
+        Path(path).read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
         if path
         else resources.files("referral.data").joinpath("local_closures.csv").read_text(encoding="utf-8")
     )
     closures: dict[date, str] = {}
-    for line_no, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        line_no = reader.line_num
         try:
             closures[date.fromisoformat(row["date"].strip())] = (row.get("reason") or "").strip()
         except (KeyError, ValueError) as exc:

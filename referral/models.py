@@ -50,8 +50,12 @@ FINISHED_STATUSES = (Status.CLOSED, Status.REJECTED)
 _PHONE = re.compile(r"^(\+62|62|0)8\d{7,12}$")
 
 
-def check_nik(nik: str, sex: Sex | None = None) -> str:
-    """A plausible NIK: 16 digits, a real province code, a day 01-31 (41-71 for women), month 01-12."""
+def check_nik(nik: str) -> str:
+    """A plausible NIK: 16 digits, a real province code, a day 01-31 (41-71 for women), month 01-12.
+
+    The day is not checked against the subject's sex: a NIK is never corrected, so a mismatch with
+    the real person is possible and must not block intake.
+    """
     if not re.fullmatch(r"\d{16}", nik):
         raise ValueError("must be exactly 16 digits")
     province, day, month, serial = int(nik[0:2]), int(nik[6:8]), int(nik[8:10]), nik[12:16]
@@ -130,11 +134,39 @@ class ComplaintIntake(BaseModel):
         return value
 
 
+class CaseOpening(BaseModel):
+    """The part of an intake the workflow sees in clear: no names, NIK, phone or description."""
+
+    external_ref: str | None = None
+    channel: Channel
+    village_code: str
+    category: str
+    urgency: Urgency
+    reported_at: AwareDatetime
+
+    @classmethod
+    def of(cls, intake: ComplaintIntake) -> "CaseOpening":
+        return cls.model_validate(intake.model_dump(include=set(cls.model_fields)))
+
+
+class PersonalData(BaseModel):
+    """Sealed by the starter (referral.sealing), unsealed only to be stored in Postgres."""
+
+    reporter: Reporter
+    subject: Subject
+    description: str
+
+    @classmethod
+    def of(cls, intake: ComplaintIntake) -> "PersonalData":
+        return cls(reporter=intake.reporter, subject=intake.subject, description=intake.description)
+
+
 class ComplaintStart(BaseModel):
-    """The workflow's input: the intake plus the id the starter gave the case."""
+    """The workflow's input: the case's public facts and its sealed personal data."""
 
     complaint_id: str
-    intake: ComplaintIntake
+    case: CaseOpening
+    sealed_personal: str
 
 
 # ---- human actions (one Temporal Update each) ----

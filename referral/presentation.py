@@ -32,13 +32,15 @@ def static_details(complaint_id: str, intake: ComplaintIntake) -> str:
     category = reference.categories()[intake.category]
     return "\n".join([
         f"**Complaint** {complaint_id}",
+        "",
         f"- **PPKS category:** {category.name} (`{category.code}`)",
         f"- **Village:** {village.label} (`{village.code}`), Kecamatan {village.kecamatan}",
         f"- **Urgency:** {intake.urgency.value}",
         f"- **Channel:** {intake.channel.value}",
-        f"- **Responsible bidang:** {category.bidang}",
+        f"- **Responsible bidang:** {reference.bidang_names().get(category.bidang, category.bidang)}",
         "",
-        "Personal data (names, NIK, phone numbers) is kept only in the case record in Postgres.",
+        "Names, NIK, phone numbers and the description are sealed in the workflow input and stored"
+        " only in the case record in Postgres.",
     ])
 
 
@@ -49,11 +51,15 @@ def current_details(view: CaseView, calendar: WorkingCalendar, bidang_names: dic
         f"**Bidang:** {bidang_names.get(view.bidang, view.bidang)}",
         f"**Escalation level:** {view.escalation_level}" + (" · **SLA breached**" if view.sla_breached else ""),
         "",
-        "| clock | state | deadline |",
-        "|---|---|---|",
+        "**SLA clocks**",
+        "",
     ]
     for clock in view.clocks:
-        state = "BREACHED" if clock.breached else clock.state
-        lines.append(f"| {CLOCK_LABELS[clock.name]} | {state} | {moment(clock.deadline, calendar)} |")
+        if clock.breached:
+            lines.append(f"- **{CLOCK_LABELS[clock.name]}:** BREACHED (was due {moment(clock.deadline, calendar)})")
+        elif clock.state == "stopped":
+            lines.append(f"- {CLOCK_LABELS[clock.name]}: done")
+        else:
+            lines.append(f"- **{CLOCK_LABELS[clock.name]}:** {clock.state}, due {moment(clock.deadline, calendar)}")
     lines += ["", f"Policy {view.policy_version} · calendar {view.calendar_version}"]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from referral.calendar import WorkingCalendar
 from referral.lifecycle import OfficerRef
-from referral.models import ComplaintIntake
+from referral.models import CaseOpening
 from referral.sla import SlaPolicy
 
 
@@ -30,7 +30,8 @@ class SetupRequest(BaseModel):
 class IntakeRecord(BaseModel):
     complaint_id: str
     workflow_id: str
-    intake: ComplaintIntake
+    case: CaseOpening
+    sealed_personal: str
     kecamatan: str
     bidang: str
     received_at: datetime

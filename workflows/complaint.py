@@ -50,7 +50,7 @@ PENDAMPING_CLOCKS = (ClockName.ACKNOWLEDGEMENT, ClockName.VERIFICATION, ClockNam
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, start: ComplaintStart) -> None:
-        intake = start.intake
+        intake = start.case
         village = reference.villages()[intake.village_code]
         self.complaint_id = start.complaint_id
         self.village = village
@@ -73,7 +73,7 @@ class ComplaintWorkflow:
 
     @workflow.run
     async def run(self, start: ComplaintStart) -> CaseView:
-        intake = start.intake
+        intake = start.case
         received_at = workflow.now()
         # The SLA counts from the report, not from when it was typed in (a Puskesos may enter it late).
         clock_start = min(intake.reported_at, received_at)
@@ -86,10 +86,11 @@ class ComplaintWorkflow:
         intake_result = await workflow.execute_activity_method(
             CaseActivities.record_intake,
             IntakeRecord(
-                complaint_id=self.complaint_id, workflow_id=workflow.info().workflow_id, intake=intake,
+                complaint_id=self.complaint_id, workflow_id=workflow.info().workflow_id, case=intake,
+                sealed_personal=start.sealed_personal,
                 kecamatan=self.village.kecamatan, bidang=self.bidang, received_at=received_at,
             ),
-            summary=f"Record intake: {self.category} in {self.village.label}",
+            summary=f"Record intake: {reference.categories()[self.category].name} in {self.village.label}",
             **DB_CALL,
         )
         self.duplicate_of = intake_result.duplicate_of
@@ -539,7 +540,7 @@ class ComplaintWorkflow:
             CaseEvent(complaint_id=self.complaint_id, key=key or f"{self.sequence:03d}:{event}", event=event,
                       actor=actor, occurred_at=at, detail={k: v for k, v in detail.items() if v is not None},
                       case=changes, notifications=notifications),
-            summary=f"Record {event.replace('_', ' ')} ({actor})", **DB_CALL,
+            summary=_record_summary(event, actor, detail), **DB_CALL,
         )
         self._publish()
 
@@ -558,6 +559,16 @@ class ComplaintWorkflow:
             sa.NEXT_DEADLINE.value_set(view.next_deadline) if view.next_deadline else sa.NEXT_DEADLINE.value_unset(),
         ])
         workflow.set_current_details(presentation.current_details(view, self.calendar, self.setup.bidang_names))
+
+
+def _record_summary(event: str, actor: str, detail: dict) -> str:
+    """What the Timeline shows for a record_event activity, e.g. 'SLA breach: acknowledgement -> KABID-PJS'."""
+    if event == "sla_warning":
+        return f"SLA warning {detail['milestone'].split('_')[1]}%: {CLOCK_LABELS[ClockName(detail['clock'])]}"
+    if event == "sla_escalated":
+        step = "breach" if detail["milestone"] == "breach" else f"escalation {detail['milestone'].split('_')[1]}"
+        return f"SLA {step}: {CLOCK_LABELS[ClockName(detail['clock'])]} -> {detail['escalated_to']}"
+    return f"Record {event.replace('_', ' ')} by {actor}"
 
 
 def _iso(moment: datetime | None) -> str | None:

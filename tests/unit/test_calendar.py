@@ -240,23 +240,12 @@ def test_malformed_closure_date_names_the_line(tmp_path: Path, text: str, line: 
         build_calendar(2026, closures_file=path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG referral/holiday_source.py:30: the line number is enumerate()'s row count, not the file line; "
-    "csv.DictReader skips blank lines, so an error after a blank line names the wrong line (use reader.line_num)",
-)
 def test_malformed_closure_date_after_blank_line_names_the_real_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "date,reason\n2026-06-16,ok\n\n2026-13-01,bad\n")  # bad date on file line 4
     with pytest.raises(ValueError, match=r"closures file line 4:"):
         build_calendar(2026, closures_file=path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG referral/holiday_source.py:26: reads with encoding='utf-8', so a closures CSV saved by Excel "
-    "('CSV UTF-8', with a BOM) has the header '\\ufeffdate' and every row fails as 'line 2: ... (\\'date\\')' "
-    "(use encoding='utf-8-sig')",
-)
 def test_closures_file_with_utf8_bom(tmp_path: Path) -> None:
     path = tmp_path / "closures.csv"
     path.write_bytes("\ufeffdate,reason\n2026-07-07,Rapat\n".encode("utf-8"))

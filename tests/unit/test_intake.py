@@ -111,12 +111,6 @@ def test_several_bad_fields_are_all_listed() -> None:
         assert f"  - {path}: " in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG casework/intake.py:62-63: the future reported_at check runs only after pydantic validation "
-    "succeeded, so a document with other bad fields never lists 'reported_at: is in the future' "
-    "(IntakeError.problems does not name every bad field)",
-)
 def test_several_bad_fields_with_future_reported_at_are_all_listed() -> None:
     with pytest.raises(IntakeError) as info:
         parse_intake(doc(**SEVERAL_BAD, reported_at="2026-04-16T10:00:00+08:00"), now=NOW)
@@ -217,15 +211,6 @@ def test_check_nik(nik: str, error: str | None) -> None:
             check_nik(nik)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG referral/models.py:53-66: check_nik takes `sex` but never uses it, so a man's NIK with a "
-    "women's day (41-71) is accepted; Subject._nik (models.py:102) does not pass the sex either",
-)
-def test_check_nik_day_41_71_is_for_women_only() -> None:
-    assert check_nik("5108086512900001", Sex.FEMALE) == "5108086512900001"
-    with pytest.raises(ValueError, match="41-71 for women"):
-        check_nik("5108086512900001", Sex.MALE)
 
 
 # ---- complaint ids --------------------------------------------------------------------------

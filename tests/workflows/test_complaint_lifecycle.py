@@ -9,8 +9,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from casework.intake import complaint_id_for, workflow_id
-from referral.models import ComplaintStart
+from casework.intake import complaint_id_for, start_input, workflow_id
+from referral.config import Settings
 from tests.conftest import make_intake, running_worker, task_queue
 from workflows.complaint import ComplaintWorkflow
 
@@ -27,7 +27,7 @@ async def start_case(env, queue, **overrides):
     intake = make_intake(**overrides)
     complaint_id = complaint_id_for(intake)
     handle = await client.start_workflow(
-        ComplaintWorkflow.run, ComplaintStart(complaint_id=complaint_id, intake=intake),
+        ComplaintWorkflow.run, start_input(complaint_id, intake, Settings().pii_key),
         id=workflow_id(complaint_id), task_queue=queue,
     )
     STARTED.append(handle)

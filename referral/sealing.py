@@ -1,0 +1,36 @@
+"""Sealing personal data before it enters Temporal.
+
+Temporal keeps every workflow input in its history, and the Web UI shows it to anyone who can open
+the case. So the starter seals the reporter, the subject and the free-text description (names, NIK,
+phone numbers, diagnoses: UU PDP 27/2022) with AES-GCM under REFERRAL_PII_KEY; only the intake
+activity unseals them, to store them in Postgres. History and UI see an opaque token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_PREFIX = "sealed:v1:"
+
+
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def seal(data: dict[str, Any], secret: str) -> str:
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(_key(secret)).encrypt(nonce, json.dumps(data, default=str).encode(), _PREFIX.encode())
+    return _PREFIX + base64.urlsafe_b64encode(nonce + ciphertext).decode()
+
+
+def unseal(token: str, secret: str) -> dict[str, Any]:
+    if not token.startswith(_PREFIX):
+        raise ValueError("not a sealed token")
+    raw = base64.urlsafe_b64decode(token[len(_PREFIX):])
+    return json.loads(AESGCM(_key(secret)).decrypt(raw[:12], raw[12:], _PREFIX.encode()))
