@@ -7,6 +7,7 @@ bersama 18 Mar, Idul Fitri 21-22 Mar with cuti bersama 20, 23 and 24 Mar. Office
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,6 +47,9 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
             [e for e in v.timeline if e.event in ("sla_warning", "sla_escalated")]) == len(EXPECTED), time_env,
             step=timedelta(seconds=1))
 
+    if os.environ.get("RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        (Path(__file__).parents[1] / "histories" / "march_2026_escalations.json").write_text(history.to_json())
     events = sla_events(await db.events(complaint_id))
     assert len(events) == len(EXPECTED)  # each warning and escalation exactly once
     for event in events:
