@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from dataclasses import replace
 from contextlib import AsyncExitStack
+from dataclasses import replace
 
 import structlog
 

@@ -13,6 +13,7 @@ from referral import reference
 from referral.config import Settings
 from referral.holiday_source import build_calendar
 from referral.lifecycle import OfficerRef
+from referral.models import PersonalData
 from referral.records import (
     AssignRequest,
     AssignResult,
@@ -22,7 +23,6 @@ from referral.records import (
     IntakeResult,
     SetupRequest,
 )
-from referral.models import PersonalData
 from referral.routing import choose_pendamping
 from referral.sealing import unseal
 from referral.sla import SlaPolicy

@@ -9,7 +9,15 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from casework.intake import workflow_id
 from referral.models import (
-    Action, Assessment, CaseView, Extension, PauseRequest, Reassignment, Referral, Rejection, Resolution,
+    Action,
+    Assessment,
+    CaseView,
+    Extension,
+    PauseRequest,
+    Reassignment,
+    Referral,
+    Rejection,
+    Resolution,
 )
 from workflows import search_attributes as sa
 

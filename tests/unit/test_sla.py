@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from referral.holiday_source import build_calendar
 from referral.sla import (
-    Clock, ClockName, ClockRule, Duration, Milestone, Pause, SlaPolicy, Urgency,
+    Clock,
+    ClockName,
+    ClockRule,
+    Duration,
+    Milestone,
+    Pause,
+    SlaPolicy,
+    Urgency,
 )
 
 WITA = timezone(timedelta(hours=8))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.conftest import make_intake, running_worker, task_queue
+from tests.conftest import running_worker, task_queue
 from tests.workflows.test_complaint_lifecycle import start_case, wait_for
 from workflows.complaint import ComplaintWorkflow
 
