@@ -11,6 +11,9 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
 from tests.conftest import running_worker, task_queue
 from tests.workflows.test_complaint_lifecycle import start_case, wait_for
 from workflows.complaint import ComplaintWorkflow
@@ -140,3 +143,38 @@ async def test_repeated_breaches_reassign_automatically_when_the_policy_says_so(
     # The second breach (verification, due Fri 27 Mar 2026 10:00 WITA) triggers it, not the first.
     assert [b.at for b in breaches] == [datetime(2026, 3, 25, 10, 0, tzinfo=WITA), datetime(2026, 3, 27, 10, 0, tzinfo=WITA)]
     assert view.timeline.index(reassigned) > view.timeline.index(breaches[1])
+
+
+async def test_extension_and_policy_change_are_supervisor_actions_recorded_once(time_env, db, tmp_path: Path):
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(time_env, queue, reported_at=REPORTED.isoformat())
+        await wait_for(handle, lambda v: v.escalation_level == 2, time_env, step=timedelta(seconds=1))
+        with pytest.raises(WorkflowUpdateFailedError) as not_supervisor:
+            await handle.execute_update(ComplaintWorkflow.extend, {
+                "actor": "PD-34", "clock": "verification", "by": "2 working_days", "reason": "banjir"})
+        assert "head of the bidang or the kepala dinas" in str(not_supervisor.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_axis:
+            await handle.execute_update(ComplaintWorkflow.extend, {
+                "actor": "KABID-PJS", "clock": "verification", "by": "8 calendar_hours", "reason": "banjir"})
+        assert "counts working time" in str(wrong_axis.value.cause)
+        view = await handle.execute_update(ComplaintWorkflow.extend, {
+            "actor": "KABID-PJS", "clock": "verification", "by": "2 working_days", "reason": "akses jalan putus"})
+        verification = next(c for c in view.clocks if c.name == "verification")
+        assert verification.deadline == datetime(2026, 3, 31, 10, 0, tzinfo=WITA)  # Fri 27 Mar + 2 working days
+
+    policy = json.loads((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
+    policy["version"] = "2027.1"
+    policy["clocks"]["verification"]["normal"]["due"] = "5 working_days"
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(policy))
+    async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
+        assert (await handle.query(ComplaintWorkflow.state)).policy_version == "2026.1"  # not moved silently
+        view = await handle.execute_update(ComplaintWorkflow.change_policy, {"actor": "KADIS"})
+    assert view.policy_version == "2027.1"
+    verification = next(c for c in view.clocks if c.name == "verification")
+    # 5 working days from Tue 17 Mar 10:00 is Tue 31 Mar 10:00, plus the 2-day extension: Thu 2 Apr 10:00.
+    assert verification.deadline == datetime(2026, 4, 2, 10, 0, tzinfo=WITA)
+    events = [e for e in await db.events(complaint_id) if e["event"] in ("extended", "policy_changed")]
+    assert [(e["event"], e["actor"]) for e in events] == [("extended", "KABID-PJS"), ("policy_changed", "KADIS")]
+    assert (await db.complaint(complaint_id))["policy_version"] == "2027.1"
