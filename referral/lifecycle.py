@@ -111,3 +111,37 @@ def check_reassign_target(pendamping_id: str, case: CaseFacts, officers: dict[st
         raise ActionRefused(f"{pendamping_id!r} is not a pendamping on the roster")
     if pendamping_id == case.pendamping_id:
         raise ActionRefused(f"the case is already assigned to {pendamping_id}")
+
+
+# ---- who hears of what ----
+
+PENDAMPING_CLOCK_NAMES = ("acknowledgement", "verification", "follow_up_plan")
+
+
+def kepala_dinas(officers: dict[str, OfficerRef]) -> str:
+    return next(o.officer_id for o in officers.values() if o.role == "kepala_dinas")
+
+
+def head_of(officers: dict[str, OfficerRef], bidang: str | None) -> str:
+    """The head of a bidang; the kepala dinas if the roster has none."""
+    return next(
+        (o.officer_id for o in officers.values() if o.role == "head_of_bidang" and o.bidang == bidang),
+        kepala_dinas(officers),
+    )
+
+
+def clock_owner(clock: str, case: CaseFacts, officers: dict[str, OfficerRef]) -> str:
+    """Who must act to stop a clock (and is warned): the pendamping, or once referred the head of the bidang."""
+    if clock in PENDAMPING_CLOCK_NAMES and case.pendamping_id:
+        return case.pendamping_id
+    return head_of(officers, case.bidang)
+
+
+def escalation_target(clock: str, level: int, case: CaseFacts, officers: dict[str, OfficerRef]) -> str:
+    """Level 1: the head of the pendamping's bidang while the case is with the pendamping, the head of
+    the responsible bidang once referred; level 2 and above: the kepala dinas."""
+    if level >= 2:
+        return kepala_dinas(officers)
+    if clock in PENDAMPING_CLOCK_NAMES:
+        return head_of(officers, case.pendamping_bidang or case.bidang)
+    return head_of(officers, case.bidang)

@@ -7,7 +7,8 @@ from datetime import datetime
 from referral import reference
 from referral.calendar import WorkingCalendar
 from referral.models import CaseView, ComplaintIntake
-from referral.sla import CLOCK_LABELS
+from referral.records import Notification
+from referral.sla import CLOCK_LABELS, ClockName, Urgency
 
 _TZ_NAMES = {420: "WIB", 480: "WITA", 540: "WIT"}
 
@@ -19,6 +20,30 @@ def moment(at: datetime | None, calendar: WorkingCalendar) -> str:
     local = calendar.local(at)
     zone = _TZ_NAMES.get(calendar.utc_offset_minutes, local.strftime("UTC%z"))
     return f"{local:%a %d %b %Y %H:%M} {zone}"
+
+
+def notification(recipient_id: str, text: str, view: CaseView, calendar: WorkingCalendar,
+                 now: datetime) -> Notification:
+    """A notification without personal data; officers hear of non-emergencies in office hours."""
+    not_before = now if view.urgency == Urgency.EMERGENCY else calendar.next_office_moment(now)
+    category = reference.categories()[view.category].name
+    return Notification(
+        recipient_id=recipient_id,
+        not_before=not_before,
+        subject=f"[{view.complaint_id}] {text}",
+        body=(f"Case {view.complaint_id}: {category}, {view.village} (Kec. {view.kecamatan}), "
+              f"urgency {view.urgency.value}.\n{text}.\nStatus: {view.status.value}. Open the case in the referral UI."),
+    )
+
+
+def record_summary(event: str, actor: str, detail: dict) -> str:
+    """What the Timeline shows for a record_event activity, e.g. 'SLA breach: acknowledgement -> KABID-PJS'."""
+    if event == "sla_warning":
+        return f"SLA warning {detail['milestone'].split('_')[1]}%: {CLOCK_LABELS[ClockName(detail['clock'])]}"
+    if event == "sla_escalated":
+        step = "breach" if detail["milestone"] == "breach" else f"escalation {detail['milestone'].split('_')[1]}"
+        return f"SLA {step}: {CLOCK_LABELS[ClockName(detail['clock'])]} -> {detail['escalated_to']}"
+    return f"Record {event.replace('_', ' ')} by {actor}"
 
 
 def static_summary(intake: ComplaintIntake) -> str:

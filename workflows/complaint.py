@@ -28,35 +28,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CaseActivities
     from referral import presentation, reference
     from referral.lifecycle import (
-        ActionRefused,
-        CaseFacts,
-        check,
-        check_reassign_target,
+        ActionRefused, CaseFacts, check, check_reassign_target, clock_owner, escalation_target, head_of,
     )
     from referral.models import (
-        FINISHED_STATUSES,
-        Action,
-        Assessment,
-        CaseView,
-        ClockView,
-        ComplaintStart,
-        Extension,
-        PauseRequest,
-        Reassignment,
-        Referral,
-        Rejection,
-        Resolution,
-        Status,
-        TimelineEntry,
+        FINISHED_STATUSES, Action, Assessment, CaseView, ClockView, ComplaintStart, Extension, PauseRequest,
+        Reassignment, Referral, Rejection, Resolution, Status, TimelineEntry,
     )
-    from referral.records import (
-        AssignRequest,
-        CaseEvent,
-        CaseSetup,
-        IntakeRecord,
-        Notification,
-        SetupRequest,
-    )
+    from referral.records import AssignRequest, CaseEvent, CaseSetup, IntakeRecord, SetupRequest
     from referral.sla import CLOCK_LABELS, Clock, ClockName, Milestone, Pause
     from workflows import search_attributes as sa
 
@@ -193,12 +171,12 @@ class ComplaintWorkflow:
             detail = {"clock": clock.name.value, "run": clock.run, "milestone": m.key, "due_at": m.at.isoformat()}
             key = f"sla:{clock.name.value}:{clock.run}:{m.key}"
             if m.kind == "warning":
-                recipient = self._clock_owner(clock)
+                recipient = clock_owner(clock.name.value, self._facts(), self.setup.officers)
                 await self._record("sla_warning", "sla", detail, {}, key=key, at=m.at, notify={
                     recipient: f"{label} is {m.key.split('_')[1]}% through its time"})
                 continue
             self.escalation_level = max(self.escalation_level, m.level)
-            recipient = self._escalation_target(clock, m.level)
+            recipient = escalation_target(clock.name.value, m.level, self._facts(), self.setup.officers)
             detail["escalated_to"] = recipient
             await self._record(
                 "sla_escalated", "sla", detail, {"escalation_level": self.escalation_level}, key=key, at=m.at,
@@ -253,7 +231,7 @@ class ComplaintWorkflow:
             self._start_clock(ClockName.COMPLETION, workflow.now())
             detail = {"bidang": self.bidang, "plan": referral.plan, "note": referral.note}
             return await self._move(Status.REFERRED, "referred", referral.actor, detail, {}, notify={
-                self._head_of(self.bidang): f"case referred to {self.bidang}"})
+                head_of(self.setup.officers, self.bidang): f"case referred to {self.bidang}"})
 
     @refer.validator
     def _validate_refer(self, referral: Referral) -> None:
@@ -511,29 +489,6 @@ class ComplaintWorkflow:
     def _clock_deadlines(self) -> dict[str, str | None]:
         return {c.name.value: _iso(c.deadline(self.calendar)) for c in self._running()}
 
-    def _head_of(self, bidang: str | None) -> str:
-        return next(
-            (o.officer_id for o in self.setup.officers.values() if o.role == "head_of_bidang" and o.bidang == bidang),
-            self._kepala_dinas(),
-        )
-
-    def _kepala_dinas(self) -> str:
-        return next(o.officer_id for o in self.setup.officers.values() if o.role == "kepala_dinas")
-
-    def _clock_owner(self, clock: Clock) -> str:
-        """Who must act to stop this clock: the pendamping, or once referred the head of the bidang."""
-        if clock.name in PENDAMPING_CLOCKS and self.pendamping_id:
-            return self.pendamping_id
-        return self._head_of(self.bidang)
-
-    def _escalation_target(self, clock: Clock, level: int) -> str:
-        if level >= 2:
-            return self._kepala_dinas()
-        if clock.name in PENDAMPING_CLOCKS:
-            officer = self.setup.officers.get(self.pendamping_id or "")
-            return self._head_of(officer.bidang if officer else self.bidang)
-        return self._head_of(self.bidang)
-
     def _note(self, event: str, actor: str, detail: dict, at: datetime | None = None) -> None:
         self.timeline.append(TimelineEntry(at=at or workflow.now(), event=event, actor=actor,
                                            detail={k: v for k, v in detail.items() if v is not None}))
@@ -544,17 +499,9 @@ class ComplaintWorkflow:
         self.sequence += 1
         at = at or workflow.now()
         self._note(event, actor, detail, at)
-        not_before = workflow.now()
-        if self.urgency != "emergency":  # officers hear of non-emergencies in office hours
-            not_before = self.calendar.next_office_moment(not_before)
+        view = self.state()
         notifications = [
-            Notification(
-                recipient_id=recipient, not_before=not_before,
-                subject=f"[{self.complaint_id}] {text}",
-                body=(f"Case {self.complaint_id}: {reference.categories()[self.category].name}, "
-                      f"{self.village.label} (Kec. {self.village.kecamatan}), urgency {self.urgency.value}.\n"
-                      f"{text}.\nStatus: {self.status.value}. Open the case in the referral UI."),
-            )
+            presentation.notification(recipient, text, view, self.calendar, workflow.now())
             for recipient, text in (notify or {}).items()
         ]
         await workflow.execute_activity_method(
@@ -562,7 +509,7 @@ class ComplaintWorkflow:
             CaseEvent(complaint_id=self.complaint_id, key=key or f"{self.sequence:03d}:{event}", event=event,
                       actor=actor, occurred_at=at, detail={k: v for k, v in detail.items() if v is not None},
                       case=changes, notifications=notifications),
-            summary=_record_summary(event, actor, detail), **DB_CALL,
+            summary=presentation.record_summary(event, actor, detail), **DB_CALL,
         )
         self._publish()
 
@@ -581,16 +528,6 @@ class ComplaintWorkflow:
             sa.NEXT_DEADLINE.value_set(view.next_deadline) if view.next_deadline else sa.NEXT_DEADLINE.value_unset(),
         ])
         workflow.set_current_details(presentation.current_details(view, self.calendar, self.setup.bidang_names))
-
-
-def _record_summary(event: str, actor: str, detail: dict) -> str:
-    """What the Timeline shows for a record_event activity, e.g. 'SLA breach: acknowledgement -> KABID-PJS'."""
-    if event == "sla_warning":
-        return f"SLA warning {detail['milestone'].split('_')[1]}%: {CLOCK_LABELS[ClockName(detail['clock'])]}"
-    if event == "sla_escalated":
-        step = "breach" if detail["milestone"] == "breach" else f"escalation {detail['milestone'].split('_')[1]}"
-        return f"SLA {step}: {CLOCK_LABELS[ClockName(detail['clock'])]} -> {detail['escalated_to']}"
-    return f"Record {event.replace('_', ' ')} by {actor}"
 
 
 def _iso(moment: datetime | None) -> str | None:
