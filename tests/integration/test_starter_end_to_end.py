@@ -99,3 +99,14 @@ def test_invalid_complaint_exits_2_naming_every_field_and_starts_nothing(tmp_pat
     assert result.returncode == 2 and result.stdout == ""
     for field in ("village_code", "category", "urgency", "subject.nik", "reported_at"):
         assert f"- {field}:" in result.stderr
+
+
+async def test_readme_saved_view_queries_run_on_the_dev_server(dev_env):
+    from casework.cases import list_cases
+
+    readme = (ROOT / "README.md").read_text()
+    queries = [line.split("`")[1] for line in readme.splitlines()
+               if line.startswith("| ") and "`WorkflowType = 'ComplaintWorkflow'" in line]
+    assert len(queries) >= 5
+    for query in queries:
+        await list_cases(dev_env.client, query, limit=5)  # raises on a query the server rejects
