@@ -27,6 +27,11 @@ async def main(dev: bool) -> None:
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
     reference.villages(), reference.categories()  # read the shipped data once, outside the sandbox
+    if not dev and settings.production_problems():
+        # Without --dev this is a real deployment: refuse to seal NIKs under a key everyone knows.
+        for problem in settings.production_problems():
+            log.error("refusing to start", problem=problem)
+        raise SystemExit(2)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

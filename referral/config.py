@@ -11,6 +11,7 @@ from datetime import time
 from pathlib import Path
 
 DEV_PII_KEY = "dev-only-pii-key: set REFERRAL_PII_KEY in production"
+DEV_HASH_SALT = "buleleng-dev-salt"
 
 
 def _env(name: str, default: str) -> str:
@@ -46,7 +47,7 @@ class Settings:
     office_close: time = field(default_factory=lambda: _time("REFERRAL_OFFICE_CLOSE", "16:00"))
     utc_offset_minutes: int = field(default_factory=lambda: int(_env("REFERRAL_UTC_OFFSET_MINUTES", "480")))
     pii_key: str = field(default_factory=lambda: _env("REFERRAL_PII_KEY", DEV_PII_KEY))
-    hash_salt: str = field(default_factory=lambda: _env("REFERRAL_HASH_SALT", "buleleng-dev-salt"))
+    hash_salt: str = field(default_factory=lambda: _env("REFERRAL_HASH_SALT", DEV_HASH_SALT))
     ui_url: str = field(default_factory=lambda: _env("REFERRAL_UI_URL", "http://localhost:8233"))
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SMTP_HOST") or None)
     smtp_port: int = field(default_factory=lambda: int(_env("REFERRAL_SMTP_PORT", "25")))
@@ -55,3 +56,14 @@ class Settings:
     metrics_port: int = field(default_factory=lambda: int(_env("REFERRAL_METRICS_PORT", "0")))
     log_format: str = field(default_factory=lambda: _env("REFERRAL_LOG_FORMAT", "auto"))
     log_level: str = field(default_factory=lambda: _env("REFERRAL_LOG_LEVEL", "info"))
+
+    def production_problems(self) -> list[str]:
+        """Secrets still at their public development values: a real deployment must set them."""
+        return [
+            f"{name} is not set (the development default is public)"
+            for name, value, default in (
+                ("REFERRAL_PII_KEY", self.pii_key, DEV_PII_KEY),
+                ("REFERRAL_HASH_SALT", self.hash_salt, DEV_HASH_SALT),
+            )
+            if value == default
+        ]

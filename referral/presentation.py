@@ -83,7 +83,8 @@ def current_details(view: CaseView, calendar: WorkingCalendar, bidang_names: dic
         if clock.breached:
             lines.append(f"- **{CLOCK_LABELS[clock.name]}:** BREACHED (was due {moment(clock.deadline, calendar)})")
         elif clock.state == "stopped":
-            lines.append(f"- {CLOCK_LABELS[clock.name]}: done")
+            late = f", after escalation level {clock.escalation_level}" if clock.escalation_level else ""
+            lines.append(f"- {CLOCK_LABELS[clock.name]}: done{late}")
         else:
             lines.append(f"- **{CLOCK_LABELS[clock.name]}:** {clock.state}, due {moment(clock.deadline, calendar)}")
     lines += ["", f"Policy {view.policy_version} · calendar {view.calendar_version}"]

@@ -151,6 +151,7 @@ class Clock(BaseModel):
     pauses: list[Pause] = []
     stopped_at: datetime | None = None
     fired: list[str] = []
+    rearmed: int = 0  # how often an extension or policy change gave milestones back; part of event keys
 
     @classmethod
     def start(cls, name: ClockName, rule: ClockRule, calendar: WorkingCalendar, at: datetime, run: int = 1) -> "Clock":
@@ -214,6 +215,19 @@ class Clock(BaseModel):
                 return []
             result.append(Milestone(key=key, kind=kind, level=level, fraction=fraction, at=at))
         return result
+
+    def rearm(self, calendar: WorkingCalendar, policy: SlaPolicy, now: datetime) -> None:
+        """After an extension or a policy change, milestones that now lie ahead may fire again."""
+        fired, self.fired = self.fired, []
+        ahead = {m.key for m in self.milestones(calendar, policy) if m.at > now}
+        self.fired = [key for key in fired if key not in ahead]
+        if len(self.fired) < len(fired):
+            self.rearmed += 1
+
+    def event_key(self, milestone: str) -> str:
+        """Unique per clock run, milestone and re-arming, so each one is recorded once."""
+        suffix = f"#{self.rearmed}" if self.rearmed else ""
+        return f"sla:{self.name.value}:{self.run}:{milestone}{suffix}"
 
     def due(self, calendar: WorkingCalendar, policy: SlaPolicy, now: datetime) -> list[Milestone]:
         return [m for m in self.milestones(calendar, policy) if m.at <= now]

@@ -68,6 +68,7 @@ class ComplaintWorkflow:
         self.breaches: dict[str, int] = {}  # breached clocks per pendamping, for auto-reassignment
         self.sequence = 0
         self.setup: CaseSetup | None = None
+        self.ready = False  # no human action until the case is assigned and its clocks run
         self.lock = asyncio.Lock()
         self.changed = False
 
@@ -103,6 +104,7 @@ class ComplaintWorkflow:
             await self._record("sla_started", "system", {"clocks": self._clock_deadlines()}, {
                 "policy_version": self.setup.policy.version, "calendar_version": self.calendar.version,
             })
+            self.ready = True
 
         while True:
             await self._run_clocks_until_finished()
@@ -169,7 +171,7 @@ class ComplaintWorkflow:
             clock.fired.append(m.key)
             label = CLOCK_LABELS[clock.name]
             detail = {"clock": clock.name.value, "run": clock.run, "milestone": m.key, "due_at": m.at.isoformat()}
-            key = f"sla:{clock.name.value}:{clock.run}:{m.key}"
+            key = clock.event_key(m.key)
             if m.kind == "warning":
                 recipient = clock_owner(clock.name.value, self._facts(), self.setup.officers)
                 await self._record("sla_warning", "sla", detail, {}, key=key, at=m.at, notify={
@@ -264,7 +266,8 @@ class ComplaintWorkflow:
             self._check("reject", rejection.actor)
             self._stop_clocks(list(ClockName))
             detail = {"reason": rejection.reason.value, "duplicate_of": rejection.duplicate_of, "note": rejection.note}
-            return await self._move(Status.REJECTED, "rejected", rejection.actor, detail, {})
+            changes = {"duplicate_of": rejection.duplicate_of} if rejection.duplicate_of else {}
+            return await self._move(Status.REJECTED, "rejected", rejection.actor, detail, changes)
 
     @reject.validator
     def _validate_reject(self, rejection: Rejection) -> None:
@@ -274,12 +277,16 @@ class ComplaintWorkflow:
     async def reassign(self, request: Reassignment) -> CaseView:
         async with self.lock:
             self._check("reassign", request.actor)
+            self._check_reassign_target(request)
             await self._assign(actor=request.actor, to=request.pendamping_id, reason=request.note or "supervisor")
             return self.state()
 
     @reassign.validator
     def _validate_reassign(self, request: Reassignment) -> None:
         self._check("reassign", request.actor)
+        self._check_reassign_target(request)
+
+    def _check_reassign_target(self, request: Reassignment) -> None:
         try:
             check_reassign_target(request.pendamping_id, self._facts(), self.setup.officers)
         except ActionRefused as refused:
@@ -297,8 +304,10 @@ class ComplaintWorkflow:
                 self._start_clock(ClockName.ACKNOWLEDGEMENT, now)
                 self._start_clock(ClockName.VERIFICATION, now)
             self.finished_at = None
+            self.escalation_level = 0  # the earlier escalations stay in the audit trail
+            owner = self.pendamping_id if back_to == Status.ASSIGNED else head_of(self.setup.officers, self.bidang)
             return await self._move(back_to, "reopened", action.actor, {"note": action.note, "status": back_to.value},
-                                    {"closed_at": None})
+                                    {"closed_at": None, "escalation_level": 0}, notify={owner: "case reopened"})
 
     @reopen.validator
     def _validate_reopen(self, action: Action) -> None:
@@ -335,8 +344,10 @@ class ComplaintWorkflow:
     async def extend(self, extension: Extension) -> CaseView:
         async with self.lock:
             self._check("extend", extension.actor)
+            self._check_extension(extension)  # again: the clock may have stopped while we waited
             clock = self._clock(extension.clock)
             clock.extension_seconds += extension.by.seconds(self.calendar)
+            clock.rearm(self.calendar, self.setup.policy, workflow.now())
             detail = {"clock": extension.clock.value, "by": str(extension.by), "reason": extension.reason,
                       "deadline": _iso(clock.deadline(self.calendar))}
             return await self._move(self.status, "extended", extension.actor, detail, {})
@@ -344,13 +355,17 @@ class ComplaintWorkflow:
     @extend.validator
     def _validate_extend(self, extension: Extension) -> None:
         self._check("extend", extension.actor)
+        self._check_extension(extension)
+
+    def _check_extension(self, extension: Extension) -> None:
         clock = self._clock(extension.clock)
         if clock is None:
-            raise ApplicationError(f"the {extension.clock.value} clock is not running", type="ActionRefused")
+            raise ApplicationError(f"the {extension.clock.value} clock is not running", type="ActionRefused",
+                                   non_retryable=True)
         if extension.by.axis != clock.axis:
             raise ApplicationError(
                 f"the {extension.clock.value} clock counts {clock.axis} time; extend it by {clock.axis} days or hours",
-                type="ActionRefused",
+                type="ActionRefused", non_retryable=True,
             )
 
     @workflow.update
@@ -364,11 +379,17 @@ class ComplaintWorkflow:
                 summary="Load the SLA policy now in force", **DB_CALL,
             )
             old = self.setup.policy.version
-            self.setup = CaseSetup(policy=fresh.policy, calendar=self.calendar, officers=fresh.officers)
+            self.setup = CaseSetup(policy=fresh.policy, calendar=self.calendar, officers=fresh.officers,
+                                   bidang_names=fresh.bidang_names)
             for clock in self._running():
                 rule = fresh.policy.rule(clock.name, self.urgency, self.needs_investigation)
                 replacement = Clock.start(clock.name, rule, self.calendar, clock.started_at, clock.run)
-                clock.budget_seconds, clock.escalate_every_seconds = replacement.budget_seconds, replacement.escalate_every_seconds
+                if replacement.axis != clock.axis:
+                    clock.extension_seconds = 0.0  # counted on the other axis: it cannot carry over
+                clock.axis = replacement.axis
+                clock.budget_seconds = replacement.budget_seconds
+                clock.escalate_every_seconds = replacement.escalate_every_seconds
+                clock.rearm(self.calendar, fresh.policy, workflow.now())
             detail = {"from": old, "to": fresh.policy.version, "clocks": self._clock_deadlines()}
             return await self._move(self.status, "policy_changed", action.actor, detail,
                                     {"policy_version": fresh.policy.version})
@@ -420,7 +441,7 @@ class ComplaintWorkflow:
         )
 
     def _check(self, action: str, actor: str) -> None:
-        if self.setup is None:
+        if not self.ready:
             raise ApplicationError("the case is still being set up; try again in a moment", type="ActionRefused")
         try:
             check(action, actor, self._facts(), self.setup.officers, workflow.now())

@@ -70,3 +70,27 @@ def test_timeline_summaries_say_what_happened():
     assert record_summary("sla_warning", "sla", {"clock": "verification", "milestone": "warning_80"}) == \
         "SLA warning 80%: verification"
     assert record_summary("acknowledged", "PD-34", {}) == "Record acknowledged by PD-34"
+
+
+def test_an_extension_after_a_breach_arms_the_new_deadline_once():
+    from pathlib import Path
+
+    from referral.sla import Clock, ClockName, SlaPolicy, Urgency
+
+    policy = SlaPolicy.model_validate_json((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
+    calendar = build_calendar(2026)
+    clock = Clock.start(ClockName.ACKNOWLEDGEMENT, policy.rule(ClockName.ACKNOWLEDGEMENT, Urgency.NORMAL), calendar,
+                        datetime(2026, 3, 17, 10, 0, tzinfo=WITA))
+    now = datetime(2026, 3, 25, 11, 0, tzinfo=WITA)  # breached at 10:00, level 2 due tomorrow
+    clock.fired = ["warning_50", "warning_80", "breach"]
+    clock.extension_seconds += 2 * calendar.office_seconds_per_day  # the kabid grants 2 working days
+    clock.rearm(calendar, policy, now)
+    # Now 3 working days (24 office hours) from Tue 17 Mar 10:00: 6 h on the 17th, then 25, 26 and 27 Mar.
+    # 50% = 12 h: Wed 25 Mar 14:00; 80% = 19.2 h: Thu 26 Mar 13:12; deadline Fri 27 Mar 10:00; level 2 a day later.
+    assert [(m.key, m.at) for m in clock.milestones(calendar, policy)] == [
+        ("warning_50", datetime(2026, 3, 25, 14, 0, tzinfo=WITA)),
+        ("warning_80", datetime(2026, 3, 26, 13, 12, tzinfo=WITA)),
+        ("breach", datetime(2026, 3, 27, 10, 0, tzinfo=WITA)),
+        ("escalation_2", datetime(2026, 3, 30, 10, 0, tzinfo=WITA)),
+    ]
+    assert clock.event_key("breach") == "sla:acknowledgement:1:breach#1"  # a new audit row, not a duplicate key
