@@ -45,7 +45,7 @@ async def cmd_submit(args, settings: Settings) -> int:
 
 async def cmd_status(args, settings: Settings) -> int:
     view = await cases.state(await temporal_client(settings), args.complaint_id)
-    print(view.model_dump_json(indent=2))
+    print(cases.readable(view, settings.pii_key).model_dump_json(indent=2))
     return 0
 
 
@@ -65,7 +65,8 @@ async def cmd_act(args, settings: Settings) -> int:
             print(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
         return 2
     try:
-        view = await cases.act(await temporal_client(settings), args.complaint_id, args.action, request)
+        view = await cases.act(await temporal_client(settings), args.complaint_id, args.action, request,
+                               settings.pii_key)
     except cases.ActionFailed as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from referral.records import (
     SetupRequest,
 )
 from referral.routing import choose_pendamping
-from referral.sealing import unseal
+from referral.sealing import unseal, unseal_values
 from referral.sla import SlaPolicy
 
 log = structlog.get_logger(__name__)
@@ -104,6 +104,8 @@ class CaseActivities:
 
     @activity.defn
     async def record_event(self, event: CaseEvent) -> bool:
+        # The audit trail in Postgres keeps officers' notes readable; Temporal keeps them sealed.
+        event = event.model_copy(update={"detail": unseal_values(event.detail, self.settings.pii_key)})
         new = await self.db.record_event(event)
         log.info("case event", complaint_id=event.complaint_id, case_event=event.event, key=event.key, new=new)
         return new

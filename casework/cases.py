@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from casework.intake import workflow_id
+from referral.sealing import seal_text, unseal_values
 from referral.models import (
     Action,
     Assessment,
@@ -42,7 +43,21 @@ class ActionFailed(RuntimeError):
     """The case refused the action (wrong state or wrong person); the message says why."""
 
 
-async def act(client: Client, complaint_id: str, action: str, request: BaseModel) -> CaseView:
+def seal_free_text(request: Action, pii_key: str) -> Action:
+    """Notes, plans and reasons go into Temporal's history sealed; Postgres gets them readable."""
+    texts = {name: getattr(request, name) for name in request.FREE_TEXT if getattr(request, name)}
+    return request.model_copy(update={name: seal_text(text, pii_key) for name, text in texts.items()})
+
+
+def readable(view: CaseView, pii_key: str) -> CaseView:
+    """The case view with the officers' sealed texts opened (for the CLI, which holds the key)."""
+    timeline = [e.model_copy(update={"detail": unseal_values(e.detail, pii_key)}) for e in view.timeline]
+    return view.model_copy(update={"timeline": timeline})
+
+
+async def act(client: Client, complaint_id: str, action: str, request: Action, pii_key: str | None = None) -> CaseView:
+    if pii_key:
+        request = seal_free_text(request, pii_key)
     handle = client.get_workflow_handle(workflow_id(complaint_id))
     try:
         return await handle.execute_update(action, request, result_type=CaseView)

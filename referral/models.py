@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -171,10 +171,16 @@ class ComplaintStart(BaseModel):
 
 # ---- human actions (one Temporal Update each) ----
 
+# Free text is sealed by the client before it reaches Temporal (referral.sealing), hence the room.
+SEALED_ROOM = 4000
+
+
 class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
     actor: str = Field(min_length=1)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=SEALED_ROOM)
+
+    FREE_TEXT: ClassVar[tuple[str, ...]] = ("note",)
 
 
 class Assessment(Action):
@@ -191,7 +197,8 @@ class Assessment(Action):
 
 
 class Referral(Action):
-    plan: str = Field(min_length=3, max_length=2000, description="The follow-up plan for the bidang")
+    plan: str = Field(min_length=3, max_length=SEALED_ROOM, description="The follow-up plan for the bidang")
+    FREE_TEXT: ClassVar[tuple[str, ...]] = ("note", "plan")
 
 
 class Outcome(StrEnum):
@@ -223,13 +230,15 @@ class Reassignment(Action):
 
 
 class PauseRequest(Action):
-    reason: str = Field(min_length=3, max_length=500)
+    reason: str = Field(min_length=3, max_length=SEALED_ROOM)
+    FREE_TEXT: ClassVar[tuple[str, ...]] = ("note", "reason")
 
 
 class Extension(Action):
     clock: ClockName
     by: Duration
-    reason: str = Field(min_length=3, max_length=500)
+    reason: str = Field(min_length=3, max_length=SEALED_ROOM)
+    FREE_TEXT: ClassVar[tuple[str, ...]] = ("note", "reason")
 
 
 # ---- what a query returns ----

@@ -29,6 +29,20 @@ def seal(data: dict[str, Any], secret: str) -> str:
     return _PREFIX + base64.urlsafe_b64encode(nonce + ciphertext).decode()
 
 
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(_PREFIX)
+
+
+def seal_text(text: str, secret: str) -> str:
+    """An officer's free text (a note, a plan, a reason) may describe the person: seal it too."""
+    return seal({"text": text}, secret)
+
+
+def unseal_values(detail: dict[str, Any], secret: str) -> dict[str, Any]:
+    """The same mapping with sealed texts opened, for Postgres and for the CLI."""
+    return {k: unseal(v, secret)["text"] if is_sealed(v) else v for k, v in detail.items()}
+
+
 def unseal(token: str, secret: str) -> dict[str, Any]:
     if not token.startswith(_PREFIX):
         raise ValueError("not a sealed token")

@@ -88,6 +88,9 @@ async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env,
     assert row["subject"]["nik"] == "5108081507800001"  # personal data lives in Postgres ...
     history_text = (await dev_env.client.get_workflow_handle(submitted["workflow_id"]).fetch_history()).to_json()
     assert "5108081507800001" not in history_text and "Ketut Warga" not in history_text  # ... not in Temporal
+    assert "kunjungan rumah 27/11" not in history_text  # officers' notes are sealed in Temporal too ...
+    assert next(e for e in events if e["event"] == "assessed")["detail"]["note"] == "kunjungan rumah 27/11"
+    assert next(e for e in view["timeline"] if e["event"] == "assessed")["detail"]["note"] == "kunjungan rumah 27/11"
     assert case in [r["complaint_id"] for r in json.loads(listed.stdout)]
 
 
