@@ -66,7 +66,7 @@ async def cmd_act(args, settings: Settings) -> int:
         return 2
     try:
         view = await cases.act(await temporal_client(settings), args.complaint_id, args.action, request,
-                               settings.pii_key)
+                               settings.pii_key, args.request_id)
     except cases.ActionFailed as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 1
@@ -167,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--to", help="reassign: the new pendamping id")
     s.add_argument("--clock", help="extend: acknowledgement|verification|follow_up_plan|completion")
     s.add_argument("--by", help="extend: e.g. '2 working_days'")
+    s.add_argument("--request-id", help="your id for this action: retrying with it never applies it twice")
     s.set_defaults(run=cmd_act)
 
     s = sub.add_parser("list", help="cases from Temporal visibility")

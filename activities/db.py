@@ -177,6 +177,8 @@ class Database:
         subject = personal.subject
         key = subject_key(subject.nik, subject.name, subject.birth_date, self.hash_salt)
         async with self.pool.acquire() as conn, conn.transaction():
+            # Two reports of the same person arriving together must still see each other.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
             duplicate_of = await conn.fetchval(
                 "SELECT complaint_id FROM complaints WHERE subject_key = $1 AND category = $2"
                 " AND complaint_id <> $3 AND status NOT IN ('closed', 'rejected')"

@@ -55,12 +55,14 @@ def readable(view: CaseView, pii_key: str) -> CaseView:
     return view.model_copy(update={"timeline": timeline})
 
 
-async def act(client: Client, complaint_id: str, action: str, request: Action, pii_key: str | None = None) -> CaseView:
+async def act(client: Client, complaint_id: str, action: str, request: Action, pii_key: str | None = None,
+              request_id: str | None = None) -> CaseView:
+    """Run one action. Retrying with the same `request_id` cannot apply it twice (Temporal update id)."""
     if pii_key:
         request = seal_free_text(request, pii_key)
     handle = client.get_workflow_handle(workflow_id(complaint_id))
     try:
-        return await handle.execute_update(action, request, result_type=CaseView)
+        return await handle.execute_update(action, request, result_type=CaseView, id=request_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         raise ActionFailed(getattr(cause, "message", None) or str(cause)) from None

@@ -120,3 +120,19 @@ async def test_reassign_moves_the_case_and_checks_the_target(time_env, db):
         view = await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-32"})
         assert view.pendamping_id == "PD-32"
         assert (await db.complaint(complaint_id))["pendamping_id"] == "PD-32"
+
+
+async def test_an_action_retried_with_the_same_request_id_applies_once(time_env, db):
+    from casework.cases import act
+    from referral.models import Extension
+
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue):
+        complaint_id, handle = await start_case(time_env, queue)
+        await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        extension = Extension(actor="KABID-PJS", clock="verification", by="1 working_day", reason="jalan putus")
+        first = await act(client, complaint_id, "extend", extension, Settings().pii_key, request_id="req-1")
+        again = await act(client, complaint_id, "extend", extension, Settings().pii_key, request_id="req-1")
+    deadline = lambda view: next(c.deadline for c in view.clocks if c.name == "verification")  # noqa: E731
+    assert deadline(again) == deadline(first)
+    assert [e["event"] for e in await db.events(complaint_id)].count("extended") == 1
