@@ -130,6 +130,11 @@ async def cmd_roster(args, settings: Settings) -> int:
     async with database(settings) as db:
         await db.replace_roster(roster)
     print(f"roster loaded: {len(roster.pendamping())} pendamping cover {len(roster.coverage)} villages")
+    refreshed = await cases.refresh_open_cases(
+        await temporal_client(settings),
+        progress=lambda n, wf_id: print(f"  open cases updated: {n} ({wf_id})", file=sys.stderr) if n % 25 == 0 else None,
+    )
+    print(f"{refreshed} open case(s) now use the new roster")
     return 0
 
 

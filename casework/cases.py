@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+import structlog
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from casework.intake import workflow_id
 from referral.sealing import seal_text, unseal_values
@@ -21,6 +25,8 @@ from referral.models import (
     Resolution,
 )
 from workflows import search_attributes as sa
+
+log = structlog.get_logger(__name__)
 
 # action name -> (update name, input model)
 ACTIONS: dict[str, type[BaseModel]] = {
@@ -66,6 +72,24 @@ async def act(client: Client, complaint_id: str, action: str, request: Action, p
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         raise ActionFailed(getattr(cause, "message", None) or str(cause)) from None
+
+
+async def refresh_open_cases(client: Client, progress=None) -> int:
+    """After a roster import: every open case re-reads who may act (and leaves a removed pendamping)."""
+    query = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running' AND ComplaintStatus NOT IN ('closed', 'rejected')"
+    done = 0
+    async for execution in client.list_workflows(query):
+        try:
+            await client.get_workflow_handle(execution.id).execute_update(
+                "refresh_officers", result_type=CaseView, rpc_timeout=timedelta(seconds=20))
+        except (WorkflowUpdateFailedError, RPCError) as err:
+            # Closed or still setting up in the meantime, or no worker answered: run the import again later.
+            log.warning("case not refreshed", workflow_id=execution.id, error=type(err).__name__)
+            continue
+        done += 1
+        if progress:
+            progress(done, execution.id)
+    return done
 
 
 async def state(client: Client, complaint_id: str) -> CaseView:

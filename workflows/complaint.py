@@ -398,6 +398,31 @@ class ComplaintWorkflow:
     def _validate_change_policy(self, action: Action) -> None:
         self._check("change_policy", action.actor)
 
+    @workflow.update
+    async def refresh_officers(self) -> CaseView:
+        """Sent by `starter.py roster import` to open cases: who may act is the roster now in force."""
+        async with self.lock:
+            fresh = await workflow.execute_activity_method(
+                CaseActivities.load_case_setup,
+                SetupRequest(complaint_id=self.complaint_id, reported_on=workflow.now().date()),
+                summary="Load the roster now in force", **DB_CALL,
+            )
+            if fresh.officers == self.setup.officers:
+                return self.state()
+            self.setup = CaseSetup(policy=self.setup.policy, calendar=self.calendar, officers=fresh.officers,
+                                   bidang_names=fresh.bidang_names)
+            await self._record("officers_refreshed", "roster", {"officers": len(fresh.officers)}, {})
+            if self.pendamping_id not in fresh.officers and self.status not in FINISHED_STATUSES:
+                await self._assign(actor="roster", exclude=[self.pendamping_id or ""],
+                                   reason=f"{self.pendamping_id} left the roster")
+            return self.state()
+
+    @refresh_officers.validator
+    def _validate_refresh_officers(self) -> None:
+        if not self.ready or self.status in FINISHED_STATUSES:
+            raise ApplicationError("only open, set-up cases take a new roster", type="ActionRefused",
+                                   non_retryable=True)
+
     @workflow.query
     def state(self) -> CaseView:
         now = workflow.now()

@@ -113,3 +113,21 @@ async def test_readme_saved_view_queries_run_on_the_dev_server(dev_env):
     assert len(queries) >= 5
     for query in queries:
         await list_cases(dev_env.client, query, limit=5)  # raises on a query the server rejects
+
+
+async def test_roster_import_refreshes_open_cases_on_the_dev_server(dev_env, db):
+    from casework.cases import refresh_open_cases
+    from casework.intake import submit
+    from tests.conftest import make_intake
+
+    queue = task_queue()
+    async with running_worker(dev_env.client, db, queue):
+        submitted = await submit(dev_env.client, make_intake(), queue)
+        handle = dev_env.client.get_workflow_handle(submitted.workflow_id)
+        for _ in range(50):
+            if (await handle.query("state"))["status"] == "assigned":
+                break
+            await asyncio.sleep(0.2)
+        seen = []
+        refreshed = await refresh_open_cases(dev_env.client, progress=lambda n, wf_id: seen.append(wf_id))
+    assert submitted.workflow_id in seen and refreshed >= 1

@@ -136,3 +136,25 @@ async def test_an_action_retried_with_the_same_request_id_applies_once(time_env,
     deadline = lambda view: next(c.deadline for c in view.clocks if c.name == "verification")  # noqa: E731
     assert deadline(again) == deadline(first)
     assert [e["event"] for e in await db.events(complaint_id)].count("extended") == 1
+
+
+async def test_a_new_roster_reaches_an_open_case_and_moves_it_off_a_removed_pendamping(time_env, db):
+    from referral import reference
+
+    client, queue = time_env.client, task_queue()
+    sample = reference.sample_roster()
+    try:
+        async with running_worker(client, db, queue):
+            complaint_id, handle = await start_case(time_env, queue, village_code="51.08.09.2001")
+            await wait_for(handle, lambda v: v.pendamping_id == "PD-35", time_env)
+            # The office's new roster: PD-35 has left; PD-36 now covers all of Tejakula.
+            officers = {k: v for k, v in sample.officers.items() if k != "PD-35"}
+            coverage = {code: ("PD-36" if who == "PD-35" else who) for code, who in sample.coverage.items()}
+            await db.replace_roster(reference.Roster(officers=officers, coverage=coverage))
+            view = await handle.execute_update(ComplaintWorkflow.refresh_officers)
+        assert view.pendamping_id == "PD-36"
+        reassigned = next(e for e in view.timeline if e.event == "reassigned")
+        assert (reassigned.actor, reassigned.detail["previous"]) == ("roster", "PD-35")
+        assert (await db.complaint(complaint_id))["pendamping_id"] == "PD-36"
+    finally:
+        await db.replace_roster(sample)
