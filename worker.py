@@ -43,6 +43,9 @@ async def main(dev: bool) -> None:
             address = await stack.enter_async_context(devstack.temporal_dev_server(settings.data_dir))
             if not db_url:
                 db_url = await stack.enter_async_context(devstack.embedded_postgres(settings.data_dir))
+            if not settings.smtp_host:  # let a newcomer read the notifications the cases send
+                host, port = await stack.enter_async_context(devstack.local_mailbox(settings.data_dir))
+                settings = replace(settings, smtp_host=host, smtp_port=port)
         db = await stack.enter_async_context(database(settings, db_url))
         client = await temporal_client(settings, address, with_metrics=True)
         worker = build_worker(client, db, replace(settings, temporal_address=address))

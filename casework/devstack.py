@@ -89,3 +89,21 @@ async def ensure_database(admin_url: str, database: str) -> None:
         pass  # another worker created it a moment ago
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def local_mailbox(data_dir: Path) -> AsyncIterator[tuple[str, int]]:
+    """An SMTP server on localhost that files every notification into data_dir/mail (a Maildir)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Mailbox(data_dir / "mail"), hostname="127.0.0.1", port=port)
+    await asyncio.to_thread(controller.start)
+    try:
+        log.info("local mailbox up: notifications are filed in a Maildir", maildir=str(data_dir / "mail"))
+        yield "127.0.0.1", port
+    finally:
+        await asyncio.to_thread(controller.stop)
