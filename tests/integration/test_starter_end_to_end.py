@@ -128,6 +128,12 @@ async def test_roster_import_refreshes_open_cases_on_the_dev_server(dev_env, db)
             if (await handle.query("state"))["status"] == "assigned":
                 break
             await asyncio.sleep(0.2)
+        from casework.cases import list_cases, list_query
+
+        for _ in range(50):  # visibility is eventually consistent: wait until the case is listed as open
+            if submitted.complaint_id in [r["complaint_id"] for r in await list_cases(dev_env.client, list_query(status="assigned"))]:
+                break
+            await asyncio.sleep(0.2)
         seen = []
         refreshed = await refresh_open_cases(dev_env.client, progress=lambda n, wf_id: seen.append(wf_id))
     assert submitted.workflow_id in seen and refreshed >= 1
