@@ -26,6 +26,7 @@ LEASE = timedelta(minutes=15)
 TIMEOUT_SECONDS = 10.0
 BACKOFF_FIRST, BACKOFF_CAP = timedelta(minutes=1), timedelta(hours=1)
 NOT_CONFIGURED = "channel not configured"
+NOT_ON_ROSTER = "recipient is no longer on the roster"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -76,7 +77,7 @@ class Dispatcher:
         async with self.db.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT o.id, o.complaint_id, o.event_key, o.recipient_id, o.channel, o.subject, o.body,"
-                " o.attempts, f.email"
+                " o.attempts, f.email, f.active"
                 " FROM notification_outbox o JOIN officers f ON f.officer_id = o.recipient_id"
                 " WHERE o.status = 'pending' AND o.not_before <= $1"
                 " ORDER BY o.not_before, o.id LIMIT $2"
@@ -94,9 +95,10 @@ class Dispatcher:
         ids = {"outbox_id": row["id"], "complaint_id": row["complaint_id"], "event_key": row["event_key"],
                "recipient_id": row["recipient_id"], "channel": row["channel"]}
         configured = self.settings.smtp_host if row["channel"] == "email" else self.settings.webhook_url
-        if not configured:
-            await self._finish(row["id"], "skipped", row["attempts"], NOT_CONFIGURED, None, None)
-            log.warning("notification skipped", reason=NOT_CONFIGURED, **ids)
+        reason = NOT_ON_ROSTER if not row["active"] else None if configured else NOT_CONFIGURED
+        if reason:
+            await self._finish(row["id"], "skipped", row["attempts"], reason, None, None)
+            log.warning("notification skipped", reason=reason, **ids)
             return 0
         try:
             if row["channel"] == "email":

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
 from activities.db import Database, connect
-from activities.notify import NOT_CONFIGURED, Dispatcher
+from activities.notify import NOT_CONFIGURED, NOT_ON_ROSTER, Dispatcher
 from referral import reference
 from referral.config import Settings
 from referral.records import CaseEvent, Notification
@@ -301,6 +301,19 @@ async def test_unconfigured_email_is_skipped(db: Database, smtp, webhook) -> Non
         "skipped", NOT_CONFIGURED, 0, None)
     assert await dispatcher.deliver_due(now=now + timedelta(days=1)) == 0
     assert not smtp[0].envelopes and len(webhook.requests) == 1
+
+
+async def test_an_officer_taken_off_the_roster_is_not_notified(db: Database, smtp, webhook) -> None:
+    now = datetime.now(timezone.utc)
+    await add_case(db, "C-O", now)
+    await db.pool.execute("UPDATE officers SET active = false WHERE officer_id = $1", RECIPIENT)
+    try:
+        assert await Dispatcher(db, settings_for(smtp, webhook)).deliver_due(now=now) == 0
+    finally:
+        await db.pool.execute("UPDATE officers SET active = true WHERE officer_id = $1", RECIPIENT)
+    rows = await db.pool.fetch("SELECT status, last_error FROM notification_outbox WHERE complaint_id = 'C-O'")
+    assert {(r["status"], r["last_error"]) for r in rows} == {("skipped", NOT_ON_ROSTER)}
+    assert not smtp[0].envelopes and not webhook.requests
 
 
 async def test_run_delivers_and_stops_promptly(db: Database, smtp, webhook) -> None:
