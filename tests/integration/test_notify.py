@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import json
-import secrets
 import socket
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
@@ -21,8 +19,8 @@ from activities.notify import NOT_CONFIGURED, NOT_ON_ROSTER, Dispatcher
 from referral import reference
 from referral.config import Settings
 from referral.records import CaseEvent, Notification
+from tests.conftest import fresh_database
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 VILLAGE = "51.08.08.2010"
 SUBJECT = "Kasus baru: SUBJECT-MARKER"
 BODY = "Detail kasus BODY-MARKER"
@@ -84,29 +82,17 @@ class WebhookReceiver:
 # ---- fixtures ----
 
 @pytest.fixture(scope="module")
-async def db_url() -> AsyncIterator[str]:
-    """A fresh database for this module, dropped afterwards."""
-    name = f"referral_test_notify_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def db_url(admin_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database with the sample roster for this module (conftest's fresh_database)."""
+    async with fresh_database(admin_url, prefix="referral_test_notify") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 async def db(db_url: str) -> AsyncIterator[Database]:
     pool = await connect(db_url)
     try:
-        database = Database(pool)
-        await database.migrate()
-        await database.load_reference()
-        await database.replace_roster(reference.sample_roster())
-        yield database
+        yield Database(pool)
     finally:
         await pool.close()
 
