@@ -13,7 +13,7 @@ from referral import reference
 from referral.config import Settings
 from referral.holiday_source import build_calendar
 from referral.lifecycle import OfficerRef
-from referral.models import PersonalData
+from referral.intake import PersonalData
 from referral.records import (
     AssignRequest,
     AssignResult,

@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 
 from referral import reference
-from referral.models import PersonalData
+from referral.intake import PersonalData
 from referral.records import CaseEvent, IntakeRecord
 
 log = structlog.get_logger(__name__)

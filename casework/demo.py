@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from referral.models import ComplaintIntake
+from referral.intake import ComplaintIntake
 
 # (village, category, urgency, channel, subject name, sex, description)
 _SAMPLES = [

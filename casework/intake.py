@@ -28,59 +28,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from referral import presentation, reference
 from referral.config import Settings
-from referral.models import CaseOpening, ComplaintIntake, ComplaintStart, PersonalData
+from referral.intake import CaseOpening, ComplaintIntake, IntakeError, PersonalData, intake_schema, parse_intake  # noqa: F401 (re-exported for services)
+from referral.models import ComplaintStart
 from referral.sealing import seal
 from workflows import search_attributes as sa
 from workflows.complaint import ComplaintWorkflow
-
-CLOCK_SKEW = timedelta(minutes=10)
-
-
-class IntakeError(ValueError):
-    """Invalid intake: `problems` names every bad field."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("invalid complaint:\n" + "\n".join(f"  - {p}" for p in problems))
-        self.problems = problems
-
 
 class Submitted(BaseModel):
     complaint_id: str
     workflow_id: str
     status: str
     existing: bool = False
-
-
-def intake_schema() -> dict[str, Any]:
-    return ComplaintIntake.model_json_schema()
-
-
-def parse_intake(data: str | bytes | dict[str, Any], now: datetime | None = None) -> ComplaintIntake:
-    try:
-        raw = json.loads(data) if isinstance(data, (str, bytes)) else data
-    except json.JSONDecodeError as exc:
-        raise IntakeError([f"(document): not valid JSON: {exc}"]) from None
-    problems = []
-    try:
-        intake = ComplaintIntake.model_validate(raw)
-    except ValidationError as exc:
-        intake = None
-        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in exc.errors()]
-    reported_at = intake.reported_at if intake else _loose_datetime(raw)
-    if reported_at and reported_at > (now or datetime.now(timezone.utc)) + CLOCK_SKEW:
-        problems.append("reported_at: is in the future")
-    if problems:
-        raise IntakeError(problems)
-    return intake
-
-
-def _loose_datetime(raw: Any) -> datetime | None:
-    """reported_at from a document that failed validation elsewhere, so its problem is listed too."""
-    try:
-        value = datetime.fromisoformat(str(raw.get("reported_at")))
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return value if value.tzinfo else None
 
 
 def complaint_id_for(intake: ComplaintIntake) -> str:

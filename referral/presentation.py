@@ -6,7 +6,8 @@ from datetime import datetime
 
 from referral import reference
 from referral.calendar import WorkingCalendar
-from referral.models import CaseView, ComplaintIntake
+from referral.intake import ComplaintIntake
+from referral.models import CaseView
 from referral.records import Notification
 from referral.sla import CLOCK_LABELS, ClockName, Urgency
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from referral.calendar import WorkingCalendar
 from referral.lifecycle import OfficerRef
-from referral.models import CaseOpening
+from referral.intake import CaseOpening
 from referral.sla import SlaPolicy
 
 

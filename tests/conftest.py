@@ -28,7 +28,7 @@ from casework import binaries, logs
 from casework.runtime import build_worker
 from referral import reference
 from referral.config import Settings
-from referral.models import ComplaintIntake
+from referral.intake import ComplaintIntake
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent

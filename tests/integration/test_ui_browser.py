@@ -35,7 +35,8 @@ from activities.db import Database
 from casework import cases
 from casework.intake import Submitted, submit
 from referral import presentation
-from referral.models import CaseView, ComplaintIntake
+from referral.intake import ComplaintIntake
+from referral.models import CaseView
 from tests.conftest import make_intake, running_worker, task_queue
 
 CHROMIUM = Path("/usr/bin/chromium")

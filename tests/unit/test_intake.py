@@ -13,7 +13,7 @@ import pytest
 
 from casework.cases import list_query
 from casework.intake import IntakeError, complaint_id_for, parse_intake, workflow_id
-from referral.models import ComplaintIntake, Sex, check_nik
+from referral.intake import ComplaintIntake, Sex, check_nik
 
 WITA = timezone(timedelta(hours=8))
 NOW = datetime(2026, 4, 15, 10, 0, tzinfo=WITA)
