@@ -11,22 +11,44 @@ import asyncio
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from typing import Any
 
 import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.case_activities import CaseActivities
 from activities.notify import Dispatcher
+from activities.store import Store, open_store
 from casework import devstack, logs
-from casework.runtime import build_worker, database, temporal_client
-from referral import reference
+from casework.runtime import temporal_client
+from referral import reference, sealing
 from referral.config import Settings
+from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger("worker")
+
+
+def build_worker(client: Client, store: Store, settings: Settings, **options: Any) -> Worker:
+    """The one Worker definition, shared by worker.py and the tests."""
+    sealing.use_keys(settings.pii_key)  # update validators refuse sealed text this worker cannot open
+    # The pure domain (and pydantic, which it is built on) is imported once per worker, not per case.
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("referral", "pydantic", "pydantic_core")
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[ComplaintWorkflow],
+        activities=CaseActivities(store, settings).all(),
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        **options,
+    )
 
 
 async def main(dev: bool) -> None:
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
-    reference.villages(), reference.categories()  # read the shipped data once, outside the sandbox
+    reference.villages(), reference.categories()  # read the shipped data once, at start
     if not dev and settings.production_problems():
         # Without --dev this is a real deployment: refuse to seal NIKs under a key everyone knows.
         for problem in settings.production_problems():
@@ -46,10 +68,10 @@ async def main(dev: bool) -> None:
             if not settings.smtp_host:  # let a newcomer read the notifications the cases send
                 host, port = await stack.enter_async_context(devstack.local_mailbox(settings.data_dir))
                 settings = replace(settings, smtp_host=host, smtp_port=port)
-        db = await stack.enter_async_context(database(settings, db_url))
+        store = await stack.enter_async_context(open_store(db_url, prepare=True, roster_file=settings.roster_file))
         client = await temporal_client(settings, address, with_metrics=True)
-        worker = build_worker(client, db, replace(settings, temporal_address=address))
-        dispatcher = Dispatcher(db, settings)
+        worker = build_worker(client, store, replace(settings, temporal_address=address))
+        dispatcher = Dispatcher(store, settings)
         log.info("worker ready", task_queue=settings.task_queue, temporal=address, ui=settings.ui_url if dev else None)
         async with worker:
             dispatch = asyncio.create_task(dispatcher.run(stop))

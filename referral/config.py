@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
+from referral.calendar import PERBUP_BULELENG_56_2025, WeeklyHours, flat_hours, parse_office_hours
+
 DEV_PII_KEY = "dev-only-pii-key: set REFERRAL_PII_KEY in production"
 DEV_HASH_SALT = "buleleng-dev-salt"
 
@@ -25,12 +27,22 @@ def _dev_database_url() -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _time(name: str, default: str) -> time:
-    raw = _env(name, default)
-    try:
-        return time.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be HH:MM, got {raw!r}") from exc
+def _office_hours() -> WeeklyHours:
+    """REFERRAL_OFFICE_HOURS (e.g. "mon-thu 07:30-12:00,12:45-16:00; fri 07:00-11:00,11:30-14:00"); default
+    Perbup Buleleng 56/2025. The older REFERRAL_OFFICE_OPEN/CLOSE pair still gives a flat Monday-Friday day."""
+    raw = _env("REFERRAL_OFFICE_HOURS", "")
+    if raw:
+        try:
+            return parse_office_hours(raw)
+        except ValueError as exc:
+            raise ValueError(f"REFERRAL_OFFICE_HOURS: {exc}") from None
+    opens, closes = _env("REFERRAL_OFFICE_OPEN", ""), _env("REFERRAL_OFFICE_CLOSE", "")
+    if opens or closes:
+        try:
+            return flat_hours(time.fromisoformat(opens or "08:00"), time.fromisoformat(closes or "16:00"))
+        except ValueError as exc:
+            raise ValueError(f"REFERRAL_OFFICE_OPEN/CLOSE must be HH:MM ({exc})") from None
+    return PERBUP_BULELENG_56_2025
 
 
 @dataclass(frozen=True)
@@ -43,12 +55,13 @@ class Settings:
     sla_policy_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SLA_POLICY") or None)
     closures_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_CLOSURES_FILE") or None)
     roster_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_ROSTER_FILE") or None)
-    office_open: time = field(default_factory=lambda: _time("REFERRAL_OFFICE_OPEN", "08:00"))
-    office_close: time = field(default_factory=lambda: _time("REFERRAL_OFFICE_CLOSE", "16:00"))
+    office_hours: WeeklyHours = field(default_factory=_office_hours)
     utc_offset_minutes: int = field(default_factory=lambda: int(_env("REFERRAL_UTC_OFFSET_MINUTES", "480")))
     pii_key: str = field(default_factory=lambda: _env("REFERRAL_PII_KEY", DEV_PII_KEY))
     hash_salt: str = field(default_factory=lambda: _env("REFERRAL_HASH_SALT", DEV_HASH_SALT))
     ui_url: str = field(default_factory=lambda: _env("REFERRAL_UI_URL", "http://localhost:8233"))
+    public_url: str = field(default_factory=lambda: _env("REFERRAL_PUBLIC_URL", "http://localhost:8000"))
+    history_limit: int = field(default_factory=lambda: int(_env("REFERRAL_HISTORY_LIMIT", "10000")))
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SMTP_HOST") or None)
     smtp_port: int = field(default_factory=lambda: int(_env("REFERRAL_SMTP_PORT", "25")))
     smtp_sender: str = field(default_factory=lambda: _env("REFERRAL_SMTP_SENDER", "rujukan@dinsos.example"))

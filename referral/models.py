@@ -1,21 +1,20 @@
-"""The data that crosses process boundaries: the intake form, human actions, and the case view.
+"""What crosses process boundaries besides the intake: who acts, the actions, and what a case shows.
 
-Intake validation names every bad field (pydantic's error locations). Personal data lives only in
-`Reporter` and `Subject`; the workflow stores it in Postgres at intake and keeps none of it in its
-state, its queries, its search attributes or its summaries.
+The actor of an action is never a typed name: the door (the HTTP API, or an operator command) resolves it
+from a credential and the roster and passes an `Actor`. The case's own rules (referral.actions) then
+decide whether that actor may take that action now. Nothing here holds personal data, except the
+officers' free text (notes, plans, reasons), which the client seals before it reaches Temporal.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from referral import reference
-from referral.intake import CaseOpening
-from referral.sla import ClockName, Duration, Urgency
+from referral.sla import ClockName, ClockView, Duration, Urgency
 
 
 class Status(StrEnum):
@@ -32,16 +31,23 @@ class Status(StrEnum):
 OPEN_STATUSES = (Status.RECEIVED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.ASSESSED, Status.REFERRED, Status.RESOLVED)
 FINISHED_STATUSES = (Status.CLOSED, Status.REJECTED)
 
-class ComplaintStart(BaseModel):
-    """The workflow's input: the case's public facts and its sealed personal data."""
-
-    complaint_id: str
-    case: CaseOpening
-    sealed_personal: str
+Role = Literal["pendamping", "head_of_bidang", "kepala_dinas", "service", "partner", "system"]
 
 
+class Actor(BaseModel):
+    """Who acts: an officer from the roster, a calling service, a partner office, or the system."""
 
-# ---- human actions (one Temporal Update each) ----
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
+    role: Role
+    bidang: str | None = None
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role in ("head_of_bidang", "kepala_dinas")
+
+
+SYSTEM = Actor(id="system", role="system")
 
 # Free text is sealed by the client before it reaches Temporal (referral.sealing), hence the room.
 SEALED_ROOM = 4000
@@ -49,23 +55,16 @@ SEALED_ROOM = 4000
 
 class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actor: str = Field(min_length=1)
+    actor: Actor
     note: str | None = Field(default=None, max_length=SEALED_ROOM)
 
     FREE_TEXT: ClassVar[tuple[str, ...]] = ("note",)
 
 
 class Assessment(Action):
-    category: str | None = Field(default=None, description="Corrected PPKS category, if the field visit found another")
+    category: str | None = Field(default=None, max_length=64, description="Corrected PPKS category, if the field visit found another")
     needs_investigation: bool = False
     verified: bool = True
-
-    @field_validator("category")
-    @classmethod
-    def _category(cls, value: str | None) -> str | None:
-        if value is not None and value not in reference.categories():
-            raise ValueError(f"{value!r} is not a PPKS category code")
-        return value
 
 
 class Referral(Action):
@@ -94,11 +93,11 @@ class RejectReason(StrEnum):
 
 class Rejection(Action):
     reason: RejectReason
-    duplicate_of: str | None = None
+    duplicate_of: str | None = Field(default=None, max_length=64)
 
 
 class Reassignment(Action):
-    pendamping_id: str
+    to: Actor = Field(description="The pendamping who takes the case, resolved from the roster by the door")
 
 
 class PauseRequest(Action):
@@ -113,7 +112,7 @@ class Extension(Action):
     FREE_TEXT: ClassVar[tuple[str, ...]] = ("note", "reason")
 
 
-# ---- what a query returns ----
+# ---- what a case shows ----
 
 class TimelineEntry(BaseModel):
     at: datetime
@@ -122,29 +121,60 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
-class ClockView(BaseModel):
-    name: ClockName
-    state: str  # running, paused, stopped
-    deadline: datetime | None
-    breached: bool
-    escalation_level: int
+class TimelinePage(BaseModel):
+    """Which part of the timeline the state query returns: `limit` entries from `offset` (oldest first)."""
+
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=0, le=1000)
 
 
-class CaseView(BaseModel):
+class CaseSummary(BaseModel):
+    """What an action answers: compact, so a long case's history does not grow with every update."""
+
     complaint_id: str
     status: Status
+    pendamping_id: str | None
+    escalation_level: int
+    sla_breached: bool
+    next_deadline: datetime | None
+    deadlines: dict[str, str | None] = {}
+    needs_attention: str | None = None
+
+
+class CaseView(CaseSummary):
+    """The state query: everything a supervisor reads about a case, no personal data."""
+
     village_code: str
     village: str
     kecamatan: str
     category: str
     bidang: str
-    pendamping_id: str | None
+    pendamping_bidang: str | None = None
     urgency: Urgency
-    escalation_level: int
-    sla_breached: bool
-    next_deadline: datetime | None
+    channel: str
+    conditions: list[str] = []
+    outcome: str | None = None
     policy_version: str
     calendar_version: str
     duplicate_of: str | None = None
+    warnings: list[str] = []
     clocks: list[ClockView]
     timeline: list[TimelineEntry]
+    timeline_total: int = 0
+    timeline_offset: int = 0
+
+
+class Receipt(BaseModel):
+    """What a sender is told once the intake is recorded: the case id, and whether it was a repeat."""
+
+    complaint_id: str
+    status: Status
+    repeat: bool = False
+    pendamping_id: str | None = None
+    needs_attention: str | None = None
+
+
+class RosterChange(BaseModel):
+    """Officers who left the roster: their open cases go to whoever covers the village now."""
+
+    left: list[str] = []

@@ -1,4 +1,8 @@
-"""Inputs and results of the activities: what the workflow asks the data layer to do."""
+"""The activities' contracts: their names, inputs and results. What the workflow asks the data layer.
+
+The workflow calls activities by these names, so it never imports the activity code (and with it asyncpg)
+into its sandbox; `activities/case_activities.py` implements them.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,44 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from referral.calendar import WorkingCalendar
-from referral.lifecycle import OfficerRef
-from referral.intake import CaseOpening
+from referral.case import CaseRow, CaseSetup
+from referral.intake import CaseOpening, PersonalData
+from referral.models import TimelineEntry
 from referral.sla import SlaPolicy
 
-
-class CaseSetup(BaseModel):
-    """Fixed for a case at start (and on an explicit policy change): recorded in its history."""
-
-    policy: SlaPolicy
-    calendar: WorkingCalendar
-    officers: dict[str, OfficerRef]
-    bidang_names: dict[str, str] = {}
+OPEN_CASE = "open_case"
+RECORD_EVENT = "record_event"
+CHOOSE_PENDAMPING = "choose_pendamping"
+LOAD_POLICY = "load_policy"
+PENDAMPING_ACTIVE = "pendamping_active"
 
 
-class SetupRequest(BaseModel):
-    complaint_id: str
-    reported_on: date
-
-
-class IntakeRecord(BaseModel):
+class OpenCaseRequest(BaseModel):
     complaint_id: str
     workflow_id: str
-    case: CaseOpening
-    sealed_personal: str
-    kecamatan: str
-    bidang: str
+    run_id: str
+    opening: CaseOpening
+    sealed_personal: str | None = None
+    personal: PersonalData | None = None
     received_at: datetime
 
 
-class IntakeResult(BaseModel):
+class Assignment(BaseModel):
+    pendamping_id: str
+    bidang: str | None
+    reason: str  # covers_village, backup_same_kecamatan, backup_same_bidang, backup_any
+
+
+class OpenedCase(BaseModel):
+    """The intake recorded (row, 'received', 'assigned' and its notification), and what the case runs under."""
+
+    complaint_id: str
+    setup: CaseSetup
     duplicate_of: str | None = None
+    assignment: Assignment
+    events: list[TimelineEntry]
+    warnings: list[str] = []
+    history_limit: int = 10_000
 
 
 class AssignRequest(BaseModel):
@@ -48,29 +58,60 @@ class AssignRequest(BaseModel):
     exclude: list[str] = []
 
 
-class AssignResult(BaseModel):
+class Pendamping(BaseModel):
     pendamping_id: str
-    reason: str
 
 
-class Notification(BaseModel):
-    recipient_id: str
-    subject: str
-    body: str
+class NoticeContext(BaseModel):
+    """What a notification may say about its case: no personal data."""
+
+    complaint_id: str
+    village: str
+    kecamatan: str
+    category: str
+    category_name: str
+    urgency: str
+    status: str
+    deadline: datetime | None = None
+    utc_offset_minutes: int = 480
+
+
+class NoticeRequest(BaseModel):
+    recipient: str  # an officer id, `head:<bidang>`, `kepala_dinas` or `piket`
+    kind: str  # the event (assigned, referred, sla_warning, sla_escalated, needs_attention, …)
+    facts: dict[str, Any] = {}
     not_before: datetime
 
 
 class CaseEvent(BaseModel):
-    """One step of a case: an append-only event, the case row's new values, its notifications.
+    """One step of a case: an append-only event, the case row as it now stands, its notifications.
 
     `key` is unique per case and chosen by the workflow, so a retried activity writes nothing twice.
     """
 
     complaint_id: str
+    workflow_id: str
     key: str
     event: str
     actor: str
     occurred_at: datetime
     detail: dict[str, Any] = {}
-    case: dict[str, Any] = {}
-    notifications: list[Notification] = []
+    opening: CaseOpening
+    kecamatan: str
+    received_at: datetime
+    row: CaseRow
+    notices: list[NoticeRequest] = []
+    context: NoticeContext | None = None
+
+
+class Recorded(BaseModel):
+    new: bool
+    recipients: dict[str, str] = {}  # recipient as asked (e.g. head:rehabilitasi_sosial) -> officer id
+
+
+class PolicyRequest(BaseModel):
+    complaint_id: str
+
+
+class PolicyResult(BaseModel):
+    policy: SlaPolicy

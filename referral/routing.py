@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from referral.lifecycle import OfficerRef
+from pydantic import BaseModel
+
+
+class OfficerRef(BaseModel):
+    """An officer as routing sees them: no names, only the id, role, bidang and where they work."""
+
+    officer_id: str
+    role: str  # pendamping, head_of_bidang, kepala_dinas
+    bidang: str | None = None
+    kecamatan: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,35 @@ def unseal_values(detail: dict[str, Any], secret: str) -> dict[str, Any]:
     return {k: unseal(v, secret)["text"] if is_sealed(v) else v for k, v in detail.items()}
 
 
+# The keys this worker holds, registered once at start-up (`use_keys`); validators check against them.
+_held_keys: list[str] = []
+
+
+def use_keys(*secrets: str) -> None:
+    _held_keys[:] = [s for s in secrets if s]
+
+
+def opens(token: str) -> bool:
+    for secret in _held_keys:
+        try:
+            unseal(token, secret)
+        except Exception:  # malformed, or sealed under another key
+            continue
+        return True
+    return False
+
+
+def refusal(request: Any) -> str | None:
+    """Why an action's sealed free text cannot be recorded: it does not open under the keys held here."""
+    for name in getattr(request, "FREE_TEXT", ()):
+        value = getattr(request, name, None)
+        if is_sealed(value) and _held_keys and not opens(value):
+            return f"{name}: sealed under a key this office does not hold (or damaged); send it again"
+        if isinstance(value, str) and value.startswith("sealed:") and not is_sealed(value):
+            return f"{name}: not a sealed text this office can read (unknown format)"
+    return None
+
+
 def unseal(token: str, secret: str) -> dict[str, Any]:
     if not token.startswith(_PREFIX):
         raise ValueError("not a sealed token")

@@ -23,12 +23,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import Database, connect
+from activities.store import Store, open_store
 from casework import binaries, logs
-from casework.runtime import build_worker
-from referral import reference
 from referral.config import Settings
 from referral.intake import ComplaintIntake
+from worker import build_worker
 from workflows import search_attributes as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,14 +64,8 @@ async def fresh_database(admin: str, prefix: str = "referral_test") -> AsyncIter
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
     url = _with_database(admin, name)
-    pool = await connect(url)
-    try:
-        db = Database(pool)
-        await db.migrate()
-        await db.load_reference()
-        await db.replace_roster(reference.sample_roster())
-    finally:
-        await pool.close()
+    async with open_store(url, prepare=True):
+        pass  # migrated, reference data and the sample roster loaded
     try:
         yield url
     finally:
@@ -93,12 +86,9 @@ async def db_url(admin_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def db(db_url: str) -> AsyncIterator[Database]:
-    pool = await connect(db_url)
-    try:
-        yield Database(pool)
-    finally:
-        await pool.close()
+async def db(db_url: str) -> AsyncIterator[Store]:
+    async with open_store(db_url) as store:
+        yield store
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
@@ -137,7 +127,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, db: Database, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
+async def running_worker(client: Client, db: Store, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
     # No workflow cache: every workflow task replays the whole history (catching non-determinism),
     # and no sticky queue outlives a stopped worker (the test server never falls back from one).
     worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings), max_cached_workflows=0)
@@ -157,8 +147,17 @@ def make_intake(**overrides: Any) -> ComplaintIntake:
         "reported_at": datetime.now(timezone.utc).isoformat(),
     }
     data.update(overrides)
-    return ComplaintIntake.model_validate(data)
+    # Judge the reporting window from the report itself: workflow tests backdate cases on purpose.
+    return ComplaintIntake.model_validate(data, context={"now": datetime.fromisoformat(str(data["reported_at"]))})
 
 
 def task_queue() -> str:
     return f"referral-test-{uuid.uuid4().hex[:8]}"
+
+
+def actor(officer_id: str) -> dict[str, Any]:
+    """The Actor the door would pass for an officer of the sample roster."""
+    from referral import reference
+
+    officer = reference.sample_roster().officers[officer_id]
+    return {"id": officer.officer_id, "role": officer.role, "bidang": officer.bidang}

@@ -63,3 +63,11 @@ async def fetch_report_rows(
         cases = await conn.fetch(CASES_SQL, start, end)
         breaches = await conn.fetch(BREACHES_SQL, start, end)
     return [dict(r) for r in cases], [dict(r) for r in breaches]
+
+
+class ReportStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def rows(self, date_from: date, date_to: date, tz: timezone = WITA) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return await fetch_report_rows(self.pool, date_from, date_to, tz)

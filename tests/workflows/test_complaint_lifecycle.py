@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from casework.intake import complaint_id_for, start_input, workflow_id
 from referral.config import Settings
-from tests.conftest import make_intake, running_worker, task_queue
+from tests.conftest import actor, make_intake, running_worker, task_queue
 from workflows.complaint import ComplaintWorkflow
 
 WITA = timezone(timedelta(hours=8))
@@ -38,7 +38,7 @@ async def wait_for(handle, predicate, env, step=timedelta(minutes=1), tries=200)
     view = None
     for _ in range(tries):
         try:
-            view = await handle.query(ComplaintWorkflow.state, rpc_timeout=timedelta(seconds=5))
+            view = await handle.query(ComplaintWorkflow.state, None, rpc_timeout=timedelta(seconds=5))
         except RPCError:
             # After a worker restart the server first tries the old worker's sticky queue.
             continue
@@ -56,19 +56,20 @@ async def test_whole_life_of_a_case(time_env, db):
         pendamping = view.pendamping_id
         assert pendamping == "PD-34"  # the sample roster's pendamping for Desa Bengkala
 
-        await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": pendamping})
-        await handle.execute_update(ComplaintWorkflow.assess, {"actor": pendamping, "note": "kunjungan rumah"})
-        await handle.execute_update(ComplaintWorkflow.refer, {"actor": pendamping, "plan": "alat bantu dengar"})
-        await handle.execute_update(ComplaintWorkflow.resolve, {"actor": "KABID-REHSOS", "outcome": "service_provided"})
-        view = await handle.execute_update(ComplaintWorkflow.close, {"actor": pendamping})
+        await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": actor(pendamping)})
+        await handle.execute_update(ComplaintWorkflow.assess, {"actor": actor(pendamping), "note": "kunjungan rumah"})
+        await handle.execute_update(ComplaintWorkflow.refer, {"actor": actor(pendamping), "plan": "alat bantu dengar"})
+        await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "service_provided"})
+        view = await handle.execute_update(ComplaintWorkflow.close, {"actor": actor(pendamping)})
 
         assert view.status == "closed"
-        assert view.bidang == "rehabilitasi_sosial"
-        row = await db.complaint(complaint_id)
-        assert row["status"] == "closed" and row["pendamping_id"] == pendamping and row["outcome"] == "service_provided"
-        events = [e["event"] for e in await db.events(complaint_id)]
+        assert (await handle.query(ComplaintWorkflow.state, None)).bidang == "rehabilitasi_sosial"
+        row = await db.cases.complaint(complaint_id)
+        assert row.status == "closed" and row.pendamping_id == pendamping and row.outcome == "service_provided"
+        events = [e.event for e in await db.cases.events(complaint_id)]
         for step in ("received", "assigned", "acknowledged", "assessed", "referred", "resolved", "closed"):
             assert events.count(step) == 1, (step, events)
+        view = await handle.query(ComplaintWorkflow.state, None)
         timeline = [e.event for e in view.timeline]
         assert [e for e in timeline if e in events] == [e for e in events if e in timeline]
 
@@ -81,20 +82,20 @@ async def test_wrong_actor_and_wrong_state_are_refused_before_history(time_env, 
         history_before = len([e async for e in handle.fetch_history_events()])
 
         with pytest.raises(WorkflowUpdateFailedError) as wrong_person:
-            await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": "PD-01"})
+            await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": actor("PD-01")})
         assert "only the assigned pendamping (PD-34)" in str(wrong_person.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as wrong_state:
-            await handle.execute_update(ComplaintWorkflow.resolve, {"actor": "KABID-REHSOS", "outcome": "service_provided"})
+            await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "service_provided"})
         assert "it must be referred" in str(wrong_state.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as not_supervisor:
-            await handle.execute_update(ComplaintWorkflow.reject, {"actor": "PD-34", "reason": "not_ppks"})
+            await handle.execute_update(ComplaintWorkflow.reject, {"actor": actor("PD-34"), "reason": "not_ppks"})
         assert "head of the bidang or the kepala dinas" in str(not_supervisor.value.cause)
 
         added = [e async for e in handle.fetch_history_events()][history_before:]
         assert not [e for e in added if "UPDATE" in EventType.Name(e.event_type)], added
         if added:
             print("added", [EventType.Name(e.event_type) for e in added])
-        assert [e["event"] for e in await db.events(complaint_id)].count("acknowledged") == 0
+        assert [e.event for e in await db.cases.events(complaint_id)].count("acknowledged") == 0
 
 
 async def test_reject_and_reopen_within_the_window(time_env, db):
@@ -102,10 +103,11 @@ async def test_reject_and_reopen_within_the_window(time_env, db):
     async with running_worker(client, db, queue):
         complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
-        view = await handle.execute_update(ComplaintWorkflow.reject, {"actor": "KADIS", "reason": "duplicate"})
+        view = await handle.execute_update(ComplaintWorkflow.reject, {"actor": actor("KADIS"), "reason": "duplicate"})
         assert view.status == "rejected"
-        view = await handle.execute_update(ComplaintWorkflow.reopen, {"actor": "KABID-REHSOS", "note": "bukan duplikat"})
+        view = await handle.execute_update(ComplaintWorkflow.reopen, {"actor": actor("KABID-REHSOS"), "note": "bukan duplikat"})
         assert view.status == "assigned"
+        view = await handle.query(ComplaintWorkflow.state, None)
         assert [c.name for c in view.clocks if c.state == "running"] == ["acknowledgement", "verification"]
 
 
@@ -115,11 +117,11 @@ async def test_reassign_moves_the_case_and_checks_the_target(time_env, db):
         complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
         with pytest.raises(WorkflowUpdateFailedError) as unknown:
-            await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-99"})
-        assert "'PD-99' is not a pendamping" in str(unknown.value.cause)
-        view = await handle.execute_update(ComplaintWorkflow.reassign, {"actor": "KADIS", "pendamping_id": "PD-32"})
+            await handle.execute_update(ComplaintWorkflow.reassign, {"actor": actor("KADIS"), "to": actor("KABID-PJS")})
+        assert "'KABID-PJS' is not a pendamping" in str(unknown.value.cause)
+        view = await handle.execute_update(ComplaintWorkflow.reassign, {"actor": actor("KADIS"), "to": actor("PD-32")})
         assert view.pendamping_id == "PD-32"
-        assert (await db.complaint(complaint_id))["pendamping_id"] == "PD-32"
+        assert (await db.cases.complaint(complaint_id)).pendamping_id == "PD-32"
 
 
 async def test_an_action_retried_with_the_same_request_id_applies_once(time_env, db):
@@ -130,12 +132,11 @@ async def test_an_action_retried_with_the_same_request_id_applies_once(time_env,
     async with running_worker(client, db, queue):
         complaint_id, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda v: v.status == "assigned", time_env)
-        extension = Extension(actor="KABID-PJS", clock="verification", by="1 working_day", reason="jalan putus")
+        extension = Extension(actor=actor("KABID-PJS"), clock="verification", by="1 working_day", reason="jalan putus")
         first = await act(client, complaint_id, "extend", extension, Settings().pii_key, request_id="req-1")
         again = await act(client, complaint_id, "extend", extension, Settings().pii_key, request_id="req-1")
-    deadline = lambda view: next(c.deadline for c in view.clocks if c.name == "verification")  # noqa: E731
-    assert deadline(again) == deadline(first)
-    assert [e["event"] for e in await db.events(complaint_id)].count("extended") == 1
+    assert again.deadlines["verification"] == first.deadlines["verification"]
+    assert [e.event for e in await db.cases.events(complaint_id)].count("extended") == 1
 
 
 async def test_a_new_roster_reaches_an_open_case_and_moves_it_off_a_removed_pendamping(time_env, db):
@@ -150,11 +151,14 @@ async def test_a_new_roster_reaches_an_open_case_and_moves_it_off_a_removed_pend
             # The office's new roster: PD-35 has left; PD-36 now covers all of Tejakula.
             officers = {k: v for k, v in sample.officers.items() if k != "PD-35"}
             coverage = {code: ("PD-36" if who == "PD-35" else who) for code, who in sample.coverage.items()}
-            await db.replace_roster(reference.Roster(officers=officers, coverage=coverage))
-            view = await handle.execute_update(ComplaintWorkflow.refresh_officers)
+            left = await db.roster.replace_roster(reference.Roster(officers=officers, coverage=coverage))
+            assert left == ["PD-35"]
+            assert await db.roster.cases_of(left) == [handle.id]
+            await handle.execute_update(ComplaintWorkflow.roster_changed, {"left": left})
+            view = await handle.query(ComplaintWorkflow.state, None)
         assert view.pendamping_id == "PD-36"
         reassigned = next(e for e in view.timeline if e.event == "reassigned")
         assert (reassigned.actor, reassigned.detail["previous"]) == ("roster", "PD-35")
-        assert (await db.complaint(complaint_id))["pendamping_id"] == "PD-36"
+        assert (await db.cases.complaint(complaint_id)).pendamping_id == "PD-36"
     finally:
-        await db.replace_roster(sample)
+        await db.roster.replace_roster(sample)

@@ -14,9 +14,16 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from tests.conftest import running_worker, task_queue
+from referral.calendar import FLAT_0800_1600
+from tests.conftest import actor, running_worker as _running_worker, task_queue
 from tests.workflows.test_complaint_lifecycle import start_case, wait_for
 from workflows.complaint import ComplaintWorkflow
+
+
+def running_worker(client, db, queue, **settings):
+    # These expectations were worked out on a flat 08:00-16:00 office day ("office_hours" counting);
+    # the Perbup 56/2025 hours and end-of-day deadlines have their own tests (test_working_time.py).
+    return _running_worker(client, db, queue, **({"office_hours": FLAT_0800_1600} | settings))
 
 WITA = timezone(timedelta(hours=8))
 REPORTED = datetime(2026, 3, 17, 10, 0, tzinfo=WITA)  # Tuesday, the day before the Nyepi cuti bersama
@@ -35,7 +42,7 @@ EXPECTED = {
 
 
 def sla_events(events):
-    return [e for e in events if e["event"] in ("sla_warning", "sla_escalated")]
+    return [e for e in events if e.event in ("sla_warning", "sla_escalated")]
 
 
 async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_a_worker_restart(time_env, db):
@@ -53,18 +60,18 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
     if os.environ.get("RECORD_HISTORIES"):
         history = await handle.fetch_history()
         (Path(__file__).parents[1] / "histories" / "march_2026_escalations.json").write_text(history.to_json())
-    events = sla_events(await db.events(complaint_id))
+    events = sla_events(await db.cases.events(complaint_id))
     assert len(events) == len(EXPECTED)  # each warning and escalation exactly once
     for event in events:
-        detail = event["detail"]
+        detail = event.detail
         due, recipient = EXPECTED[(detail["clock"], detail["milestone"])]
-        assert event["occurred_at"] == due
+        assert event.occurred_at == due
         assert datetime.fromisoformat(detail["due_at"]) == due
         if recipient:
             assert detail["escalated_to"] == recipient
     seen = {(e.detail["clock"], e.detail["milestone"]): e.at for e in view.timeline if e.event in ("sla_warning", "sla_escalated")}
     assert seen == {key: due for key, (due, _) in EXPECTED.items()}
-    assert (await db.complaint(complaint_id))["escalation_level"] == 2
+    assert (await db.cases.complaint(complaint_id)).escalation_level == 2
     ack = next(c for c in view.clocks if c.name == "acknowledgement")
     assert ack.deadline == EXPECTED[("acknowledgement", "breach")][0] and ack.breached
 
@@ -85,9 +92,9 @@ async def test_live_case_escalates_after_its_deadline_on_a_restarted_worker(time
     async with running_worker(client, db, queue):
         await time_env.sleep(deadline - await time_env.get_current_time() + timedelta(hours=1))
         view = await wait_for(handle, lambda v: v.escalation_level >= 1, time_env)
-    breach = [e for e in sla_events(await db.events(complaint_id)) if e["detail"]["milestone"] == "breach"
-              and e["detail"]["clock"] == "acknowledgement"]
-    assert len(breach) == 1 and breach[0]["occurred_at"] == deadline
+    breach = [e for e in sla_events(await db.cases.events(complaint_id)) if e.detail["milestone"] == "breach"
+              and e.detail["clock"] == "acknowledgement"]
+    assert len(breach) == 1 and breach[0].occurred_at == deadline
     assert view.sla_breached
 
 
@@ -96,24 +103,25 @@ async def test_pause_stops_the_clock_and_resume_moves_the_deadline(time_env, db)
     async with running_worker(client, db, queue):
         complaint_id, handle = await start_case(time_env, queue)
         before = await wait_for(handle, lambda v: v.status == "assigned", time_env)
-        await handle.execute_update(ComplaintWorkflow.pause, {"actor": "PD-34", "reason": "menunggu warga"})
-        paused = await handle.query(ComplaintWorkflow.state)
+        await handle.execute_update(ComplaintWorkflow.pause, {"actor": actor("PD-34"), "reason": "menunggu warga"})
+        paused = await handle.query(ComplaintWorkflow.state, None)
         assert {c.state for c in paused.clocks} == {"paused"} and paused.next_deadline is None
         await time_env.sleep(timedelta(days=3))
-        resumed = await handle.execute_update(ComplaintWorkflow.resume, {"actor": "KABID-PJS"})
+        await handle.execute_update(ComplaintWorkflow.resume, {"actor": actor("KABID-PJS")})
+        resumed = await handle.query(ComplaintWorkflow.state, None)
         old = next(c.deadline for c in before.clocks if c.name == "acknowledgement")
         new = next(c.deadline for c in resumed.clocks if c.name == "acknowledgement")
         # Paused office time is given back (exact dates for a pause across a weekend: tests/unit/test_sla.py).
         assert new >= old and new > await time_env.get_current_time()
         assert not any(e.event.startswith("sla_escalated") for e in resumed.timeline)
-    assert [e["event"] for e in await db.events(complaint_id)].count("paused") == 1
+    assert [e.event for e in await db.cases.events(complaint_id)].count("paused") == 1
 
 
 async def test_leave_sends_a_new_case_to_a_backup_in_the_same_kecamatan(time_env, db):
     client, queue = time_env.client, task_queue()
     today = (await time_env.get_current_time()).astimezone(WITA).date()
     # Tejakula has two pendamping in the sample roster: PD-35 and PD-36.
-    await db.add_leave("PD-35", today - timedelta(days=1), today + timedelta(days=30), "cuti tahunan")
+    await db.roster.add_leave("PD-35", today - timedelta(days=1), today + timedelta(days=30), "cuti tahunan")
     try:
         async with running_worker(client, db, queue):
             complaint_id, handle = await start_case(time_env, queue, village_code="51.08.09.2001")
@@ -152,14 +160,15 @@ async def test_extension_and_policy_change_are_supervisor_actions_recorded_once(
         await wait_for(handle, lambda v: v.escalation_level == 2, time_env, step=timedelta(seconds=1))
         with pytest.raises(WorkflowUpdateFailedError) as not_supervisor:
             await handle.execute_update(ComplaintWorkflow.extend, {
-                "actor": "PD-34", "clock": "verification", "by": "2 working_days", "reason": "banjir"})
+                "actor": actor("PD-34"), "clock": "verification", "by": "2 working_days", "reason": "banjir"})
         assert "head of the bidang or the kepala dinas" in str(not_supervisor.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as wrong_axis:
             await handle.execute_update(ComplaintWorkflow.extend, {
-                "actor": "KABID-PJS", "clock": "verification", "by": "8 calendar_hours", "reason": "banjir"})
+                "actor": actor("KABID-PJS"), "clock": "verification", "by": "8 calendar_hours", "reason": "banjir"})
         assert "counts working time" in str(wrong_axis.value.cause)
-        view = await handle.execute_update(ComplaintWorkflow.extend, {
-            "actor": "KABID-PJS", "clock": "verification", "by": "2 working_days", "reason": "akses jalan putus"})
+        await handle.execute_update(ComplaintWorkflow.extend, {
+            "actor": actor("KABID-PJS"), "clock": "verification", "by": "2 working_days", "reason": "akses jalan putus"})
+        view = await handle.query(ComplaintWorkflow.state, None)
         verification = next(c for c in view.clocks if c.name == "verification")
         assert verification.deadline == datetime(2026, 3, 31, 10, 0, tzinfo=WITA)  # Fri 27 Mar + 2 working days
 
@@ -169,12 +178,13 @@ async def test_extension_and_policy_change_are_supervisor_actions_recorded_once(
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(policy))
     async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
-        assert (await handle.query(ComplaintWorkflow.state)).policy_version == "2026.1"  # not moved silently
-        view = await handle.execute_update(ComplaintWorkflow.change_policy, {"actor": "KADIS"})
+        assert (await handle.query(ComplaintWorkflow.state, None)).policy_version == "2026.1"  # not moved silently
+        await handle.execute_update(ComplaintWorkflow.change_policy, {"actor": actor("KADIS")})
+        view = await handle.query(ComplaintWorkflow.state, None)
     assert view.policy_version == "2027.1"
     verification = next(c for c in view.clocks if c.name == "verification")
     # 5 working days from Tue 17 Mar 10:00 is Tue 31 Mar 10:00, plus the 2-day extension: Thu 2 Apr 10:00.
     assert verification.deadline == datetime(2026, 4, 2, 10, 0, tzinfo=WITA)
-    events = [e for e in await db.events(complaint_id) if e["event"] in ("extended", "policy_changed")]
-    assert [(e["event"], e["actor"]) for e in events] == [("extended", "KABID-PJS"), ("policy_changed", "KADIS")]
-    assert (await db.complaint(complaint_id))["policy_version"] == "2027.1"
+    events = [e for e in await db.cases.events(complaint_id) if e.event in ("extended", "policy_changed")]
+    assert [(e.event, e.actor) for e in events] == [("extended", "KABID-PJS"), ("policy_changed", "KADIS")]
+    assert (await db.cases.complaint(complaint_id)).policy_version == "2027.1"

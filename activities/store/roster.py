@@ -1,0 +1,139 @@
+"""The roster in Postgres: officers, who covers which village, leave, and who holds a role now."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import asyncpg
+from pydantic import BaseModel
+
+from referral import reference
+from referral.records import Assignment
+from referral.routing import OfficerRef, choose_pendamping
+
+
+class OfficerRecord(BaseModel):
+    officer_id: str
+    role: str
+    bidang: str | None
+    email: str
+    active: bool
+    kecamatan: str | None = None
+
+
+class UnknownOfficer(LookupError):
+    """No officer with this id on the roster."""
+
+
+class RosterStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def has_roster(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT count(*) FROM coverage"))
+
+    async def replace_roster(self, roster: reference.Roster) -> list[str]:
+        """Load a validated roster in one transaction. Returns the officers who left it (now inactive)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE coverage IN EXCLUSIVE MODE")
+            left = await conn.fetch(
+                "SELECT officer_id FROM officers WHERE active AND NOT (officer_id = ANY($1::text[]))",
+                list(roster.officers),
+            )
+            await conn.executemany(
+                "INSERT INTO officers (officer_id, role, bidang, name, email, active)"
+                " VALUES ($1, $2, $3, $4, $5, true)"
+                " ON CONFLICT (officer_id) DO UPDATE SET role = EXCLUDED.role, bidang = EXCLUDED.bidang,"
+                " name = EXCLUDED.name, email = EXCLUDED.email, active = true",
+                [(o.officer_id, o.role, o.bidang, o.name, o.email) for o in roster.officers.values()],
+            )
+            await conn.execute(
+                "UPDATE officers SET active = false WHERE NOT (officer_id = ANY($1::text[]))", list(roster.officers))
+            await conn.execute("DELETE FROM coverage")
+            await conn.executemany(
+                "INSERT INTO coverage (village_code, pendamping_id) VALUES ($1, $2)", list(roster.coverage.items()))
+        return [r["officer_id"] for r in left]
+
+    async def officers(self, active_only: bool = True) -> list[OfficerRecord]:
+        """Officers with the kecamatan a pendamping works in (from the villages they cover)."""
+        rows = await self.pool.fetch(
+            "SELECT o.officer_id, o.role, o.bidang, o.email, o.active,"
+            "  (SELECT min(v.kecamatan) FROM coverage c JOIN villages v ON v.code = c.village_code"
+            "    WHERE c.pendamping_id = o.officer_id) AS kecamatan"
+            " FROM officers o WHERE o.active OR NOT $1 ORDER BY o.officer_id", active_only)
+        return [OfficerRecord(**dict(r)) for r in rows]
+
+    async def officer(self, officer_id: str) -> OfficerRecord | None:
+        row = await self.pool.fetchrow(
+            "SELECT officer_id, role, bidang, email, active FROM officers WHERE officer_id = $1", officer_id)
+        return OfficerRecord(**dict(row)) if row else None
+
+    async def version(self) -> str:
+        """A fingerprint of who covers what: changes with every roster import that changes coverage."""
+        rows = await self.pool.fetch(
+            "SELECT c.village_code, c.pendamping_id, o.bidang FROM coverage c"
+            " JOIN officers o ON o.officer_id = c.pendamping_id ORDER BY c.village_code")
+        text = ";".join(f"{r['village_code']}={r['pendamping_id']}/{r['bidang']}" for r in rows)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    async def add_leave(self, officer_id: str, starts_on: date, ends_on: date, reason: str = "") -> None:
+        if await self.officer(officer_id) is None:
+            raise UnknownOfficer(officer_id)
+        await self.pool.execute(
+            "INSERT INTO officer_leave (officer_id, starts_on, ends_on, reason) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (officer_id, starts_on) DO UPDATE SET ends_on = EXCLUDED.ends_on, reason = EXCLUDED.reason",
+            officer_id, starts_on, ends_on, reason,
+        )
+
+    async def choose_pendamping(self, village_code: str, on: date, exclude: list[str]) -> Assignment:
+        """Who takes a case in this village today (routing decides; this gathers its facts). LookupError if nobody."""
+        async with self.pool.acquire() as conn:
+            officers = await conn.fetch(
+                "SELECT o.officer_id, o.role, o.bidang,"
+                "  (SELECT min(v.kecamatan) FROM coverage c JOIN villages v ON v.code = c.village_code"
+                "    WHERE c.pendamping_id = o.officer_id) AS kecamatan"
+                " FROM officers o WHERE o.active AND o.role = 'pendamping'")
+            coverage = {r["village_code"]: r["pendamping_id"] for r in await conn.fetch("SELECT * FROM coverage")}
+            leave = await conn.fetch("SELECT officer_id FROM officer_leave WHERE $1 BETWEEN starts_on AND ends_on", on)
+            caseloads = await conn.fetch(
+                "SELECT pendamping_id, count(*) AS n FROM complaints"
+                " WHERE status NOT IN ('closed', 'rejected') AND pendamping_id IS NOT NULL GROUP BY pendamping_id")
+        pendamping = [OfficerRef(**dict(r)) for r in officers]
+        choice = choose_pendamping(
+            village_code, coverage, pendamping, on_leave={r["officer_id"] for r in leave},
+            open_cases={r["pendamping_id"]: r["n"] for r in caseloads}, exclude=exclude)
+        bidang = next(p.bidang for p in pendamping if p.officer_id == choice.pendamping_id)
+        return Assignment(pendamping_id=choice.pendamping_id, bidang=bidang, reason=choice.reason)
+
+    async def pendamping_active(self, officer_id: str) -> bool:
+        return bool(await self.pool.fetchval(
+            "SELECT active FROM officers WHERE officer_id = $1 AND role = 'pendamping'", officer_id))
+
+    async def cases_of(self, officer_ids: list[str]) -> list[str]:
+        """Workflow ids of open cases held by these pendamping (after a roster import)."""
+        rows = await self.pool.fetch(
+            "SELECT workflow_id FROM complaints WHERE pendamping_id = ANY($1::text[])"
+            " AND status NOT IN ('closed', 'rejected') ORDER BY received_at", officer_ids)
+        return [r["workflow_id"] for r in rows]
+
+
+async def resolve_recipients(conn: asyncpg.Connection, wanted: list[str]) -> dict[str, str]:
+    """`head:<bidang>`, `kepala_dinas` and `piket` to the officer who holds the role now; ids stay ids.
+
+    A bidang without a head falls back to the kepala dinas, so an escalation always reaches someone.
+    """
+    rows = await conn.fetch("SELECT officer_id, role, bidang FROM officers WHERE active")
+    kadis = next((r["officer_id"] for r in rows if r["role"] == "kepala_dinas"), None)
+    heads = {r["bidang"]: r["officer_id"] for r in rows if r["role"] == "head_of_bidang"}
+    resolved = {}
+    for ref in wanted:
+        if ref.startswith("head:"):
+            who = heads.get(ref.removeprefix("head:")) or kadis
+        elif ref == "kepala_dinas":
+            who = kadis
+        else:
+            who = ref
+        if who:
+            resolved[ref] = who
+    return resolved
