@@ -1,76 +1,124 @@
-"""The intake entry for services and the command line for people.
+"""The command line for people: submit, read and act on cases, reports, the roster and leave.
 
     python starter.py submit complaint.json        # or - for stdin
     python starter.py status ADU-1A2B3C4D5E6F
     python starter.py act ADU-1A2B3C4D5E6F acknowledge --actor PD-33
     python starter.py list --status assigned --kecamatan Sawan
     python starter.py demo | schema | report | roster import FILE | leave OFFICER FROM TO
+
+A failure prints one line (`galat: …`) and exits 1 refused, 2 bad input, 3 not found, 4 Temporal or
+PostgreSQL unreachable, 5 unexpected; --verbose adds the traceback (casework/cli.py has the table).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from datetime import date
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 
-from pydantic import ValidationError
+import asyncpg
+from temporalio.client import Client
 
-from casework import cases, logs
+from activities.store import Store, open_store
+from activities.store.roster import UnknownOfficer
+from casework import cases, cli, logs, tokens_cli
+from casework.cli import BAD_INPUT, NOT_FOUND, REFUSED, UNREACHABLE, CliError
 from casework.demo import demo_complaints
-from casework.intake import IntakeError, intake_schema, parse_intake, submit
-from casework.runtime import database, temporal_client
+from casework.intake import IntakeFailed, intake_schema, parse_intake, submit
+from casework.runtime import temporal_client
 from referral import reference
 from referral.config import Settings
+from referral.models import Actor
 
 
 def _print(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, default=str))
 
 
-async def cmd_submit(args, settings: Settings) -> int:
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+async def _client(settings: Settings) -> Client:
     try:
-        intake = parse_intake(text)
-    except IntakeError as err:
-        print(err, file=sys.stderr)
-        return 2
-    client = await temporal_client(settings)
-    submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
+        return await temporal_client(settings)
+    except RuntimeError as exc:  # Client.connect reports every connection failure as a RuntimeError
+        raise CliError(UNREACHABLE, "temporal_unreachable", address=settings.temporal_address) from exc
+
+
+@asynccontextmanager
+async def _store(settings: Settings, prepare: bool = False) -> AsyncIterator[Store]:
+    """The data layer, with a connection failure told as one line that names the server."""
+    url = settings.database_url
+    if not url:
+        raise CliError(BAD_INPUT, "database_url_missing")
+    try:
+        async with open_store(url, prepare=prepare, roster_file=settings.roster_file) as store:
+            yield store
+    except Exception as exc:
+        if cli.is_network_error(exc):
+            raise cli.postgres_unreachable(url, exc) from exc
+        raise
+
+
+async def _officer(store: Store, officer_id: str) -> Actor:
+    """An officer on the roster as the actor the workflow checks (role and bidang come from the roster)."""
+    officer = await store.roster.officer(officer_id)
+    if officer is None or not officer.active:
+        raise CliError(NOT_FOUND, "officer_not_found", id=officer_id)
+    return Actor(id=officer.officer_id, role=officer.role, bidang=officer.bidang)
+
+
+def _key_for_sealing(settings: Settings) -> str:
+    """The public development key seals nothing outside `worker.py --dev` (the worker refuses it too)."""
+    if settings.uses_dev_key() and not settings.dev_stack_running():
+        raise CliError(BAD_INPUT, "dev_key")
+    return settings.pii_key
+
+
+async def cmd_submit(args, settings: Settings) -> int:
+    intake = parse_intake(cli.read_text(args.file))  # before any connection: bad input starts nothing
+    _key_for_sealing(settings)
+    try:
+        submitted = await submit(await _client(settings), intake, settings.task_queue, settings.pii_key)
+    except IntakeFailed as failed:
+        raise CliError(REFUSED, "intake_failed", detail=str(failed)) from failed
     _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
     return 0
 
 
 async def cmd_status(args, settings: Settings) -> int:
-    view = await cases.state(await temporal_client(settings), args.complaint_id)
+    try:
+        view = await cases.state(await _client(settings), args.complaint_id)
+    except cases.CaseNotFound:
+        raise CliError(NOT_FOUND, "case_not_found", id=args.complaint_id) from None
     print(cases.readable(view, settings.pii_key).model_dump_json(indent=2))
     return 0
 
 
 async def cmd_act(args, settings: Settings) -> int:
-    fields = {"actor": args.actor, "note": args.note, "category": args.category, "plan": args.plan,
-              "outcome": args.outcome, "reason": args.reason, "duplicate_of": args.duplicate_of,
-              "pendamping_id": args.to, "clock": args.clock, "by": args.by}
+    model = cases.ACTIONS[args.action]
+    fields = {"note": args.note, "category": args.category, "plan": args.plan, "outcome": args.outcome,
+              "reason": args.reason, "duplicate_of": args.duplicate_of, "clock": args.clock, "by": args.by}
     if args.needs_investigation:
         fields["needs_investigation"] = True
     if args.not_verified:
         fields["verified"] = False
-    model = cases.ACTIONS[args.action]
+    async with _store(settings) as store:
+        fields["actor"] = await _officer(store, args.actor)
+        if args.to and "to" in model.model_fields:
+            fields["to"] = await _officer(store, args.to)
+    request = model.model_validate({k: v for k, v in fields.items() if v is not None and k in model.model_fields})
+    if any(getattr(request, name, None) for name in request.FREE_TEXT):
+        _key_for_sealing(settings)
     try:
-        request = model.model_validate({k: v for k, v in fields.items() if v is not None and k in model.model_fields})
-    except ValidationError as exc:
-        for err in exc.errors():
-            print(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
-        return 2
-    try:
-        view = await cases.act(await temporal_client(settings), args.complaint_id, args.action, request,
-                               settings.pii_key, args.request_id)
+        summary = await cases.act(await _client(settings), args.complaint_id, args.action, request,
+                                  settings.pii_key, args.request_id)
     except cases.ActionFailed as refused:
-        print(f"refused: {refused}", file=sys.stderr)
-        return 1
-    _print({"complaint_id": view.complaint_id, "status": view.status.value, "pendamping_id": view.pendamping_id})
+        raise CliError(REFUSED, "refused", detail=str(refused)) from None
+    except cases.CaseNotFound:
+        raise CliError(NOT_FOUND, "case_not_found", id=args.complaint_id) from None
+    _print({"complaint_id": summary.complaint_id, "status": summary.status.value,
+            "pendamping_id": summary.pendamping_id})
     return 0
 
 
@@ -78,24 +126,26 @@ async def cmd_list(args, settings: Settings) -> int:
     query = cases.list_query(
         status=args.status, village=args.village, pendamping=args.pendamping, bidang=args.bidang,
         kecamatan=args.kecamatan, category=args.category, breached=args.breached,
-        escalation_level=args.escalation_level,
+        escalation_level=args.escalation_level, needs_attention=args.needs_attention, condition=args.condition,
     )
-    rows = await cases.list_cases(await temporal_client(settings), query, limit=args.limit)
+    rows = await cases.list_cases(await _client(settings), query, limit=args.limit)
     if args.json or not sys.stdout.isatty():
         _print(rows)
         return 0
     columns = ["complaint_id", "status", "kecamatan", "category", "pendamping_id", "escalation_level",
                "sla_breached", "next_deadline"]
-    widths = {c: max([len(c)] + [len(str(r[c] if r[c] is not None else "")) for r in rows]) for c in columns}
+    cell = lambda row, c: "" if row.get(c) is None else str(row[c])  # noqa: E731
+    widths = {c: max([len(c)] + [len(cell(r, c)) for r in rows]) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
-        print("  ".join(str(row[c] if row[c] is not None else "").ljust(widths[c]) for c in columns))
+        print("  ".join(cell(row, c).ljust(widths[c]) for c in columns))
     print(f"{len(rows)} case(s) · query: {query}", file=sys.stderr)
     return 0
 
 
 async def cmd_demo(args, settings: Settings) -> int:
-    client = await temporal_client(settings)
+    _key_for_sealing(settings)
+    client = await _client(settings)
     for intake in demo_complaints():
         submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
         _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
@@ -109,55 +159,70 @@ async def cmd_schema(args, settings: Settings) -> int:
 
 
 async def cmd_report(args, settings: Settings) -> int:
+    cli.check_order("--from", args.date_from, "--to", args.date_to)
+    if not settings.database_url:
+        raise CliError(BAD_INPUT, "database_url_missing")
     from casework.reports_cli import run_report
 
-    if not settings.database_url:
-        print("DATABASE_URL is not set", file=sys.stderr)
-        return 2
-    print(await run_report(settings.database_url, args.date_from, args.date_to, args.by, args.format, args.output))
+    try:
+        print(await run_report(settings.database_url, args.date_from, args.date_to, args.by, args.format, args.output,
+                               settings))
+    except Exception as exc:
+        if cli.is_network_error(exc):
+            raise cli.postgres_unreachable(settings.database_url, exc) from exc
+        raise
     return 0
 
 
 async def cmd_roster(args, settings: Settings) -> int:
-    try:
-        roster = reference.load_roster(args.file)
-    except reference.RosterError as err:
-        print(f"roster refused:\n{err}", file=sys.stderr)
-        return 2
+    roster = reference.parse_roster(cli.read_text(args.file))
+    summary = f"{len(roster.pendamping())} pendamping cover {len(roster.coverage)} villages"
     if args.dry_run:
-        print(f"roster OK: {len(roster.pendamping())} pendamping cover {len(roster.coverage)} villages")
+        print(f"roster OK: {summary}")
         return 0
-    async with database(settings) as db:
-        await db.replace_roster(roster)
-    print(f"roster loaded: {len(roster.pendamping())} pendamping cover {len(roster.coverage)} villages")
-    refreshed = await cases.refresh_open_cases(
-        await temporal_client(settings),
-        progress=lambda n, wf_id: print(f"  open cases updated: {n} ({wf_id})", file=sys.stderr) if n % 25 == 0 else None,
-    )
-    print(f"{refreshed} open case(s) now use the new roster")
+    async with _store(settings, prepare=True) as store:
+        left = await store.roster.replace_roster(roster)
+        moving = await store.roster.cases_of(left) if left else []
+    print(f"roster loaded: {summary}" + (f"; left the roster: {', '.join(left)}" if left else ""))
+    if moving:
+        moved = await cases.announce_roster_change(
+            await _client(settings), moving, left,
+            progress=lambda n, wf_id: print(f"  cases moved: {n} ({wf_id})", file=sys.stderr) if n % 25 == 0 else None,
+        )
+        print(f"{moved} of {len(moving)} open case(s) of officers who left went to who covers their village now")
     return 0
 
 
 async def cmd_leave(args, settings: Settings) -> int:
-    async with database(settings) as db:
-        await db.add_leave(args.officer_id, args.starts_on, args.ends_on, args.reason or "")
+    cli.check_order("starts_on", args.starts_on, "ends_on", args.ends_on)
+    async with _store(settings, prepare=True) as store:
+        try:
+            await store.roster.add_leave(args.officer_id, args.starts_on, args.ends_on, args.reason or "")
+        except (UnknownOfficer, asyncpg.ForeignKeyViolationError):  # the latter: removed while we looked
+            raise CliError(NOT_FOUND, "officer_not_found", id=args.officer_id) from None
     print(f"{args.officer_id} on leave {args.starts_on}..{args.ends_on}: new cases go to a backup")
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> cli.Parser:
+    p = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="on failure, print the traceback too")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("submit", help="submit a JSON complaint (- for stdin)")
+    def command(name: str, run, help: str) -> cli.Parser:
+        s = sub.add_parser(name, help=help)
+        # Also after the command; SUPPRESS keeps the subcommand from resetting a --verbose given before it.
+        s.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        s.set_defaults(run=run)
+        return s
+
+    s = command("submit", cmd_submit, "submit a JSON complaint (- for stdin)")
     s.add_argument("file")
-    s.set_defaults(run=cmd_submit)
 
-    s = sub.add_parser("status", help="a case's state and timeline as JSON")
+    s = command("status", cmd_status, "a case's state and timeline as JSON")
     s.add_argument("complaint_id")
-    s.set_defaults(run=cmd_status)
 
-    s = sub.add_parser("act", help="act on a case: " + ", ".join(cases.ACTIONS))
+    s = command("act", cmd_act, "act on a case: " + ", ".join(cases.ACTIONS))
     s.add_argument("complaint_id")
     s.add_argument("action", choices=list(cases.ACTIONS))
     s.add_argument("--actor", required=True, help="officer id, e.g. PD-33 or KABID-REHSOS")
@@ -173,48 +238,51 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--clock", help="extend: acknowledgement|verification|follow_up_plan|completion")
     s.add_argument("--by", help="extend: e.g. '2 working_days'")
     s.add_argument("--request-id", help="your id for this action: retrying with it never applies it twice")
-    s.set_defaults(run=cmd_act)
 
-    s = sub.add_parser("list", help="cases from Temporal visibility")
+    s = command("list", cmd_list, "cases from Temporal visibility")
     for flag in ("--status", "--village", "--pendamping", "--bidang", "--kecamatan", "--category"):
         s.add_argument(flag)
+    s.add_argument("--condition", help="a condition code, e.g. odgj")
     s.add_argument("--breached", action="store_true", help="only cases with an SLA clock past due")
+    s.add_argument("--needs-attention", action="store_true", help="only cases the office must look at")
     s.add_argument("--escalation-level", type=int, help="at least this escalation level")
     s.add_argument("--limit", type=int, default=200)
     s.add_argument("--json", action="store_true")
-    s.set_defaults(run=cmd_list)
 
-    sub.add_parser("demo", help="submit sample complaints across the kecamatan").set_defaults(run=cmd_demo)
-    sub.add_parser("schema", help="print the intake JSON Schema").set_defaults(run=cmd_schema)
+    command("demo", cmd_demo, "submit sample complaints across the kecamatan")
+    command("schema", cmd_schema, "print the intake JSON Schema")
 
-    s = sub.add_parser("report", help="SLA and caseload report from Postgres")
-    s.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
-    s.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+    s = command("report", cmd_report, "SLA and caseload report from Postgres")
+    s.add_argument("--from", dest="date_from", type=cli.iso_date, required=True)
+    s.add_argument("--to", dest="date_to", type=cli.iso_date, required=True)
     s.add_argument("--by", choices=["kecamatan", "village", "pendamping", "bidang", "category"], default="kecamatan")
     s.add_argument("--format", choices=["table", "csv", "json", "png"], default="table")
     s.add_argument("--output", help="file for png (default report-FROM-TO.png)")
-    s.set_defaults(run=cmd_report)
 
-    s = sub.add_parser("roster", help="import the office's roster CSV")
+    s = command("roster", cmd_roster, "import the office's roster CSV")
     s.add_argument("op", choices=["import"])
     s.add_argument("file")
     s.add_argument("--dry-run", action="store_true", help="only validate")
-    s.set_defaults(run=cmd_roster)
 
-    s = sub.add_parser("leave", help="record a pendamping's leave: new cases go to a backup")
+    tokens_cli.add_parser(sub)
+
+    s = command("leave", cmd_leave, "record a pendamping's leave: new cases go to a backup")
     s.add_argument("officer_id")
-    s.add_argument("starts_on", type=date.fromisoformat)
-    s.add_argument("ends_on", type=date.fromisoformat)
+    s.add_argument("starts_on", type=cli.iso_date)
+    s.add_argument("ends_on", type=cli.iso_date)
     s.add_argument("--reason")
-    s.set_defaults(run=cmd_leave)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings()
-    logs.configure(settings.log_format, "warning")
-    return asyncio.run(args.run(args, settings))
+
+    async def command() -> int:
+        settings = Settings()  # inside the wrapper: a bad setting is one line too
+        logs.configure(settings.log_format, "warning")
+        return await args.run(args, settings)
+
+    return cli.run(command, verbose=args.verbose)
 
 
 if __name__ == "__main__":

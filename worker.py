@@ -21,26 +21,30 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.case_activities import CaseActivities
 from activities.notify import Dispatcher
 from activities.store import Store, open_store
-from casework import devstack, logs
+from api.server import serve as serve_api
+from api.settings import ApiSettings
+from casework import devstack, health, logs, metrics
 from casework.runtime import temporal_client
 from referral import reference, sealing
 from referral.config import Settings
 from workflows.complaint import ComplaintWorkflow
 
 log = structlog.get_logger("worker")
+# The pure domain (and pydantic, which it is built on) is imported once per worker, not per case;
+# cryptography too: its native code imports its exception classes lazily, which the sandbox cannot do.
+SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
+    "referral", "pydantic", "pydantic_core", "cryptography")
 
 
 def build_worker(client: Client, store: Store, settings: Settings, **options: Any) -> Worker:
     """The one Worker definition, shared by worker.py and the tests."""
     sealing.use_keys(settings.pii_key)  # update validators refuse sealed text this worker cannot open
-    # The pure domain (and pydantic, which it is built on) is imported once per worker, not per case.
-    restrictions = SandboxRestrictions.default.with_passthrough_modules("referral", "pydantic", "pydantic_core")
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ComplaintWorkflow],
         activities=CaseActivities(store, settings).all(),
-        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
         **options,
     )
 
@@ -60,8 +64,18 @@ async def main(dev: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     async with AsyncExitStack() as stack:
+        # Liveness answers from the start; readiness once Postgres answers and the worker polls.
+        parts: dict[str, Any] = {}
+
+        async def ready() -> bool:
+            return "worker" in parts and await health.all_of(
+                health.postgres_answers(parts["store"].pool), health.worker_polling(parts["worker"]))()
+
+        await stack.enter_async_context(health.serve_health(settings.health_port, ready))
+        stack.enter_context(metrics.serve_app_metrics(settings.app_metrics_port))
         address, db_url = settings.temporal_address, settings.database_url
         if dev:
+            await stack.enter_async_context(devstack.dev_marker(settings.data_dir))
             address = await stack.enter_async_context(devstack.temporal_dev_server(settings.data_dir))
             if not db_url:
                 db_url = await stack.enter_async_context(devstack.embedded_postgres(settings.data_dir))
@@ -71,13 +85,20 @@ async def main(dev: bool) -> None:
         store = await stack.enter_async_context(open_store(db_url, prepare=True, roster_file=settings.roster_file))
         client = await temporal_client(settings, address, with_metrics=True)
         worker = build_worker(client, store, replace(settings, temporal_address=address))
+        parts.update(store=store, worker=worker)
         dispatcher = Dispatcher(store, settings)
-        log.info("worker ready", task_queue=settings.task_queue, temporal=address, ui=settings.ui_url if dev else None)
+        api_url = None
+        if dev:  # the door for officers and services, beside the worker
+            api = await stack.enter_async_context(serve_api(ApiSettings(), store, client, config=settings))
+            api_url = api.url
         async with worker:
-            dispatch = asyncio.create_task(dispatcher.run(stop))
+            tasks = [asyncio.create_task(dispatcher.run(stop)),
+                     asyncio.create_task(metrics.refresh_gauges_periodically(store.pool, stop))]
+            log.info("worker ready", task_queue=settings.task_queue, temporal=address,
+                     ui=settings.ui_url if dev else None, api=api_url)
             await stop.wait()
             log.info("shutting down")
-            await dispatch
+            await asyncio.gather(*tasks)
     log.info("stopped")
 
 

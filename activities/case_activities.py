@@ -18,16 +18,17 @@ from temporalio import activity
 from activities.errors import SealedDataError, sorted_errors
 from activities.store import Store
 from activities.store.cases import Message
+from casework import metrics
 from referral import notices, reference
 from referral.case import CaseSetup, CategoryRef, VillageRef
 from referral.config import Settings
 from referral.holiday_source import build_calendar
-from referral.intake import PersonalData
+from referral.intake import PersonalData, intake_warnings
 from referral.records import (
-    CHOOSE_PENDAMPING, LOAD_POLICY, OPEN_CASE, RECORD_EVENT, AssignRequest, Assignment, CaseEvent, OpenCaseRequest,
-    OpenedCase, PolicyRequest, PolicyResult, Recorded,
+    CASE_SETUP, CHOOSE_PENDAMPING, LOAD_POLICY, OPEN_CASE, RECORD_EVENT, AssignRequest, Assignment, CaseEvent,
+    OpenCaseRequest, OpenedCase, PolicyRequest, PolicyResult, Recorded, SetupRequest, SetupResult,
 )
-from referral.sealing import is_sealed, unseal, unseal_values
+from referral.sealing import unseal, unseal_values
 from referral.sla import SlaPolicy
 
 log = structlog.get_logger(__name__)
@@ -65,33 +66,42 @@ class CaseActivities:
         )
 
     def personal_data(self, request: OpenCaseRequest) -> PersonalData:
+        """The intake's personal data; data that does not validate is a permanent failure (needs attention)."""
         if request.personal is not None:
             return request.personal
         try:
-            return PersonalData.model_validate(unseal(request.sealed_personal or "", self.settings.pii_key))
-        except Exception:  # a wrong key or a damaged token: retrying cannot help
+            opened = unseal(request.sealed_personal or "", self.settings.pii_key)
+        except Exception:  # a wrong key or a damaged token: retrying cannot help, the sender must be told
             raise SealedDataError("the personal data does not open under this worker's key") from None
+        return PersonalData.model_validate(opened)
+
+    @activity.defn(name=CASE_SETUP)
+    @sorted_errors
+    async def case_setup(self, request: SetupRequest) -> SetupResult:
+        """What the case runs under (read only): recorded in its history, so files are read only here."""
+        setup = self.setup_for(request.village_code, request.reported_on)
+        setup = setup.model_copy(update={"roster_version": await self.store.roster.version()})
+        return SetupResult(setup=setup, history_limit=self.settings.history_limit)
 
     @activity.defn(name=OPEN_CASE)
     @sorted_errors
     async def open_case(self, request: OpenCaseRequest) -> OpenedCase:
-        """Intake in one step: the set-up, the row and its 'received' event, and who takes the case."""
+        """The intake: the row and its 'received' event (once), an open case of the same person, who takes it."""
         opening = request.opening
-        setup = self.setup_for(opening.village_code, min(opening.reported_at, request.received_at).date())
-        setup = setup.model_copy(update={"roster_version": await self.store.roster.version()})
         personal = self.personal_data(request)
         key = subject_key(personal.subject.nik, personal.subject.name, personal.subject.birth_date,
                           self.settings.hash_salt)
-        warnings = intake_warnings(personal, opening)
+        warnings = intake_warnings(personal)
+        village = reference.villages()[opening.village_code]
         written = await self.store.cases.record_intake(
-            request, personal, key, kecamatan=setup.village.kecamatan,
-            bidang=setup.categories[opening.category].bidang, warnings=warnings)
-        assignment = await self.store.roster.choose_pendamping(
-            opening.village_code, setup.calendar.local(request.received_at).date(), exclude=[])
+            request, personal, key, kecamatan=village.kecamatan,
+            bidang=reference.categories()[opening.category].bidang, warnings=warnings)
+        assignment = await self.store.roster.choose_pendamping(opening.village_code, request.assign_on, exclude=[])
+        if written.new:
+            metrics.observe_event("received", {}, village.kecamatan, opening.category)
         log.info("intake recorded", complaint_id=written.complaint_id, duplicate=written.duplicate_of is not None)
-        return OpenedCase(complaint_id=written.complaint_id, setup=setup, duplicate_of=written.duplicate_of,
-                          assignment=assignment, events=[written.received], warnings=warnings,
-                          history_limit=self.settings.history_limit)
+        return OpenedCase(complaint_id=written.complaint_id, duplicate_of=written.duplicate_of,
+                          assignment=assignment, events=[written.received], warnings=warnings)
 
     @activity.defn(name=RECORD_EVENT)
     @sorted_errors
@@ -103,6 +113,8 @@ class CaseActivities:
             raise SealedDataError("an officer's note does not open under this worker's key") from None
         messages = [self.message(n, event) for n in event.notices] if event.context else []
         recorded = await self.store.cases.record(event, messages)
+        if recorded.new:  # a retried activity is not counted twice
+            metrics.observe_event(event.event, event.detail, event.kecamatan, event.opening.category)
         log.info("case event", complaint_id=event.complaint_id, case_event=event.event, key=event.key, new=recorded.new)
         return recorded
 
@@ -122,20 +134,8 @@ class CaseActivities:
         return PolicyResult(policy=load_policy(self.settings.sla_policy_file))
 
     def all(self) -> list:
-        return [self.open_case, self.record_event, self.choose_pendamping, self.load_policy]
+        return [self.case_setup, self.open_case, self.record_event, self.choose_pendamping, self.load_policy]
 
 
-def intake_warnings(personal: PersonalData, opening) -> list[str]:
-    """Codes (no personal data) for what the office should double-check, e.g. a NIK that disagrees."""
-    try:
-        from referral.intake import intake_warnings as check
-    except ImportError:
-        return []
-    from referral.intake import ComplaintIntake  # noqa: F401
-    try:
-        return list(check(personal, opening))
-    except TypeError:
-        return []
 
-
-__all__ = ["CaseActivities", "is_sealed", "load_policy", "subject_key"]
+__all__ = ["CaseActivities", "load_policy", "subject_key"]

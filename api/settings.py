@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -40,7 +41,15 @@ class ApiSettings(BaseSettings):
 
     # Where the worklist page keeps the credential when it is not in the Authorization header.
     session_cookie: str = "referral_session"
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    cookie_secure: bool = False  # true behind HTTPS: the session cookie is then sent over HTTPS only
+    # Keys the page forms' CSRF tokens; random per process unless set (set it when several processes serve).
+    csrf_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32), min_length=16, repr=False)
     language: Literal["id", "en"] = "id"
+
+    # Where `python api.py` listens (REFERRAL_API_HOST, REFERRAL_API_PORT; port 0 picks a free one).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
 
     @field_validator("oidc_algorithms", mode="before")
     @classmethod

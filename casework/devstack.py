@@ -107,3 +107,15 @@ async def local_mailbox(data_dir: Path) -> AsyncIterator[tuple[str, int]]:
         yield "127.0.0.1", port
     finally:
         await asyncio.to_thread(controller.stop)
+
+
+@asynccontextmanager
+async def dev_marker(data_dir: Path, **facts: str) -> AsyncIterator[None]:
+    """Mark this folder as holding a running `worker.py --dev`: the CLI then accepts the development key."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / "dev-stack"
+    marker.write_text("\n".join(f"{k}={v}" for k, v in facts.items()) + "\n")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from referral import presentation, reference
 from referral.case import ComplaintStart
+from referral.config import Settings
 from referral.intake import (  # noqa: F401 (re-exported for services)
     CaseOpening, ComplaintIntake, IntakeError, PersonalData, intake_schema, parse_intake,
 )
@@ -69,34 +70,34 @@ def start_input(complaint_id: str, intake: ComplaintIntake, pii_key: str, sender
     """The workflow input: personal data sealed, so it never shows in Temporal's history or UI."""
     personal = PersonalData.of(intake).model_dump(mode="json")
     opening = CaseOpening.of(intake)
-    if sender and "sender_id" in CaseOpening.model_fields:
+    if sender:
         opening = opening.model_copy(update={"sender_id": sender})
     return ComplaintStart(complaint_id=complaint_id, case=opening, sealed_personal=seal(personal, pii_key),
                           submission_id=submission_id)
 
 
-def start_attributes(intake: ComplaintIntake) -> dict:
+def start_attributes(intake: ComplaintIntake, sender: str | None = None) -> dict:
     village = reference.villages()[intake.village_code]
     category = reference.categories()[intake.category]
     return sa.for_case({
         "status": "received", "village_code": village.code, "kecamatan": village.kecamatan,
         "urgency": intake.urgency.value, "bidang": category.bidang, "category": category.code,
-        "conditions": list(getattr(intake, "conditions", None) or []),
+        "conditions": list(intake.conditions), "submitted_by": sender,
     })
 
 
-async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "referral", pii_key: str = "",
+async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "referral", pii_key: str | None = None,
                  sender: str | None = None) -> Submitted:
     complaint_id = complaint_id_for(intake, sender)
     wf_id = workflow_id(complaint_id)
     submission_id = uuid.uuid4().hex
     operation = WithStartWorkflowOperation(
-        WORKFLOW, start_input(complaint_id, intake, pii_key, sender, submission_id),
+        WORKFLOW, start_input(complaint_id, intake, pii_key or Settings().pii_key, sender, submission_id),
         id=wf_id, task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A case whose intake failed for good may be sent again; a finished case keeps its id.
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        search_attributes=sa.typed(start_attributes(intake)),
+        search_attributes=sa.typed(start_attributes(intake, sender)),
         static_summary=presentation.static_summary(intake),
         static_details=presentation.static_details(complaint_id, intake),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from activities.db import connect
-from activities.report_queries import fetch_report_rows
+from activities.store import open_store
 from referral import reports
+from referral.config import Settings
 from referral.holiday_source import build_calendar
 
 
@@ -16,7 +16,8 @@ def default_png_path(date_from: date, date_to: date) -> str:
 
 
 async def run_report(
-    db_url: str, date_from: date, date_to: date, by: str, fmt: str, output: str | None
+    db_url: str, date_from: date, date_to: date, by: str, fmt: str, output: str | None,
+    settings: Settings | None = None,
 ) -> str:
     """Build the report; return the rendered text, or the path written when `output` is given (png: always).
 
@@ -30,16 +31,19 @@ async def run_report(
         raise ValueError(f"--format must be one of {', '.join(reports.FORMATS)}, not {fmt!r}")
     if date_to < date_from:
         raise ValueError(f"--to {date_to} is before --from {date_from}")
-    calendar = build_calendar(date_from.year)
-    pool = await connect(db_url, min_size=1, max_size=2)
-    try:
-        cases, breaches = await fetch_report_rows(pool, date_from, date_to, tz=calendar.tz)
-    finally:
-        await pool.close()
+    settings = settings or Settings()
+
+    def calendar_for(first_year: int, years: int = 3):  # the same working time the cases count
+        return build_calendar(first_year, years=years, closures_file=settings.closures_file,
+                              office_hours=settings.office_hours, utc_offset_minutes=settings.utc_offset_minutes)
+
+    calendar = calendar_for(date_from.year)
+    async with open_store(db_url, max_size=2) as store:
+        cases, breaches = await store.reports.rows(date_from, date_to, tz=calendar.tz)
     first_year = min([date_from.year, *(calendar.local(c["received_at"]).year for c in cases)])
     last_year = max(date_to.year, date_from.year + 2)
     if first_year != date_from.year or last_year != calendar.last_year:
-        calendar = build_calendar(first_year, years=last_year - first_year + 1)
+        calendar = calendar_for(first_year, years=last_year - first_year + 1)
     report = reports.build_report(cases, breaches, calendar, date_from, date_to, by)
     if fmt == "png":
         path = output or default_png_path(date_from, date_to)

@@ -2,7 +2,9 @@
 
     python deploy/register_search_attributes.py [--address HOST:PORT] [--namespace NS] [--wait SECONDS]
 
-Defaults come from TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (referral.config.Settings). It lists the
+Defaults come from TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (referral.config.Settings); a locked-down cluster
+is reached with the same TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA / TEMPORAL_API_KEY as the
+worker (casework.runtime.tls_config). It lists the
 namespace's search attributes first and adds only the missing ones, so running it again is harmless.
 An attribute that exists with another type is an error: Temporal cannot change a type in place.
 Exit status: 0 done (or nothing to do), 1 the server is unreachable or refused the change.
@@ -32,9 +34,15 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.common import SearchAttributeKey  # noqa: E402
 from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
 
+from casework.runtime import tls_config  # noqa: E402
+from referral.config import Settings  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 
 CONNECT_TIMEOUT_S = 10.0
+
+
+class TlsSettingsError(ValueError):
+    """TEMPORAL_TLS_* name files that cannot be read, or a certificate without its key."""
 
 
 class SearchAttributeConflict(RuntimeError):
@@ -116,11 +124,17 @@ async def register(client: Client, namespace: str, keys: Sequence[SearchAttribut
     return list(missing)
 
 
-async def _connect(address: str, namespace: str, wait_s: float) -> Client:
+async def _connect(address: str, namespace: str, wait_s: float, settings: Settings) -> Client:
     deadline = time.monotonic() + wait_s
+    try:
+        tls = tls_config(settings)
+    except (ValueError, OSError) as exc:  # a certificate without its key, or a PEM file that is not there
+        raise TlsSettingsError(str(exc)) from exc
     while True:
         try:
-            return await asyncio.wait_for(Client.connect(address, namespace=namespace), CONNECT_TIMEOUT_S)
+            return await asyncio.wait_for(
+                Client.connect(address, namespace=namespace, tls=tls, api_key=settings.temporal_api_key),
+                CONNECT_TIMEOUT_S)
         except (RuntimeError, OSError, asyncio.TimeoutError) as exc:
             if time.monotonic() >= deadline:
                 detail = str(exc) or type(exc).__name__
@@ -129,10 +143,13 @@ async def _connect(address: str, namespace: str, wait_s: float) -> Client:
             await asyncio.sleep(2)
 
 
-async def _run(address: str, namespace: str, wait_s: float) -> int:
+async def _run(address: str, namespace: str, wait_s: float, settings: Settings | None = None) -> int:
     print(f"Temporal {address}, namespace {namespace!r}")
     try:
-        client = await _connect(address, namespace, wait_s)
+        client = await _connect(address, namespace, wait_s, settings or Settings())
+    except TlsSettingsError as exc:
+        print(f"error: the Temporal TLS settings are unusable: {exc}", file=sys.stderr)
+        return 1
     except ConnectionError as exc:
         print(f"error: cannot reach the Temporal server at {address}: {exc}\n"
               f"Is it running? Pass --address HOST:PORT or set TEMPORAL_ADDRESS.", file=sys.stderr)
@@ -169,8 +186,6 @@ async def _run(address: str, namespace: str, wait_s: float) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from referral.config import Settings
-
     settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--address", default=settings.temporal_address,
@@ -180,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="keep retrying an unreachable server or a missing namespace this long (default 0)")
     args = parser.parse_args(argv)
-    return asyncio.run(_run(args.address, args.namespace, args.wait))
+    return asyncio.run(_run(args.address, args.namespace, args.wait, settings))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from referral.case import CaseState
-from referral.records import OpenedCase
+from referral.records import OpenedCase, SetupResult
 from referral.models import (
     FINISHED_STATUSES, OPEN_STATUSES, Action, Actor, Assessment, Extension, PauseRequest, Reassignment,
     Referral, Rejection, Resolution, Status,
@@ -224,7 +224,8 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          stops=(ClockName.FOLLOW_UP_PLAN,), starts=(ClockName.COMPLETION,), tell="responsible_head", apply=_refer),
     Rule("resolve", Resolution, (Status.REFERRED,), Who.RESPONSIBLE_HEAD, "resolved", to=Status.RESOLVED,
          stops=(ClockName.COMPLETION, ClockName.OVERALL), apply=_resolve),
-    Rule("close", Action, (Status.RESOLVED,), Who.PENDAMPING_OR_SUPERVISOR, "closed", to=Status.CLOSED),
+    Rule("close", Action, (Status.RESOLVED,), Who.PENDAMPING_OR_SUPERVISOR, "closed", to=Status.CLOSED,
+         stops=ALL_CLOCKS),
     Rule("reject", Rejection, tuple(s for s in OPEN_STATUSES if s != Status.RESOLVED), Who.SUPERVISOR, "rejected",
          to=Status.REJECTED, stops=ALL_CLOCKS, apply=_reject, before_ready=True),
     Rule("reassign", Reassignment, WORKING, Who.SUPERVISOR, "reassigned", check=_check_reassign, apply=_reassign,
@@ -304,15 +305,20 @@ def assign(case: CaseState, pendamping_id: str, pendamping_bidang: str | None, n
     return {"pendamping_id": pendamping_id, "previous": previous, "reason": reason}
 
 
+def set_up(case: CaseState, result: SetupResult) -> None:
+    """What the case runs under, fixed at intake: policy, calendar, village, categories."""
+    case.setup = result.setup
+    case.bidang = result.setup.categories[case.category].bidang
+    case.clocks.semantics = result.setup.policy.deadline_semantics
+    case.history_limit = result.history_limit
+
+
 def opened(case: CaseState, result: OpenedCase, start: datetime, now: datetime,
            clocks: tuple[ClockName, ...]) -> Step:
     """Take over what the intake step recorded, assign the pendamping and start the clocks at the report.
     Returns the 'assigned' step to record; the case is ready once it is recorded."""
     case.complaint_id = result.complaint_id
-    case.setup = result.setup
-    case.bidang = result.setup.categories[case.category].bidang
-    case.clocks.semantics = result.setup.policy.deadline_semantics
-    case.duplicate_of, case.warnings, case.history_limit = result.duplicate_of, result.warnings, result.history_limit
+    case.duplicate_of, case.warnings = result.duplicate_of, result.warnings
     for entry in result.events:
         case.note(entry)
     case.sequence = len(result.events)
@@ -320,6 +326,6 @@ def opened(case: CaseState, result: OpenedCase, start: datetime, now: datetime,
     detail = assign(case, choice.pendamping_id, choice.bidang, now, choice.reason)
     start_clocks(case, clocks, start)
     case.attention = None
-    detail |= {"clocks": case.clocks.deadlines(result.setup.calendar), "policy_version": result.setup.policy.version,
-               "calendar_version": result.setup.calendar.version}
+    detail |= {"clocks": case.clocks.deadlines(case.setup.calendar), "policy_version": case.setup.policy.version,
+               "calendar_version": case.setup.calendar.version}
     return Step("assigned", "system", detail, [Notice(choice.pendamping_id, "assigned")])

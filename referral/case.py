@@ -132,7 +132,7 @@ class CaseState(BaseModel):
             village_code=self.opening.village_code, village=village.label if village else self.opening.village_code,
             kecamatan=village.kecamatan if village else "", category=self.category, bidang=self.bidang,
             pendamping_bidang=self.pendamping_bidang, urgency=self.opening.urgency,
-            channel=self.opening.channel.value, conditions=list(getattr(self.opening, "conditions", None) or []),
+            channel=self.opening.channel.value, conditions=list(self.opening.conditions),
             outcome=self.outcome,
             policy_version=self.setup.policy.version if self.setup else "",
             calendar_version=cal.version if cal else "", duplicate_of=self.duplicate_of,

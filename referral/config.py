@@ -50,6 +50,11 @@ class Settings:
     temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
     temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
     task_queue: str = field(default_factory=lambda: _env("REFERRAL_TASK_QUEUE", "referral"))
+    # A deployment locks Temporal down: only the worker, the API and operators with these may reach it.
+    temporal_tls_cert: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_TLS_CERT") or None)
+    temporal_tls_key: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_TLS_KEY") or None)
+    temporal_tls_ca: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_TLS_CA") or None)
+    temporal_api_key: str | None = field(default_factory=lambda: os.environ.get("TEMPORAL_API_KEY") or None)
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or _dev_database_url())
     data_dir: Path = field(default_factory=lambda: Path(_env("REFERRAL_DATA_DIR", "var")))
     sla_policy_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SLA_POLICY") or None)
@@ -67,12 +72,24 @@ class Settings:
     smtp_sender: str = field(default_factory=lambda: _env("REFERRAL_SMTP_SENDER", "rujukan@dinsos.example"))
     webhook_url: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_WEBHOOK_URL") or None)
     metrics_port: int = field(default_factory=lambda: int(_env("REFERRAL_METRICS_PORT", "0")))
+    app_metrics_port: int = field(default_factory=lambda: int(_env("REFERRAL_APP_METRICS_PORT", "9465")))
+    health_port: int = field(default_factory=lambda: int(_env("REFERRAL_HEALTH_PORT", "8081")))
+    webhook_secret: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_WEBHOOK_SECRET") or None)
     log_format: str = field(default_factory=lambda: _env("REFERRAL_LOG_FORMAT", "auto"))
     log_level: str = field(default_factory=lambda: _env("REFERRAL_LOG_LEVEL", "info"))
 
+    def dev_stack_running(self) -> bool:
+        """`worker.py --dev` is running here (it leaves this marker while it runs)."""
+        return (self.data_dir / "dev-stack").exists()
+
+    def uses_dev_key(self) -> bool:
+        return self.pii_key == DEV_PII_KEY
+
     def production_problems(self) -> list[str]:
         """Secrets still at their public development values: a real deployment must set them."""
-        return [
+        unsigned = ["REFERRAL_WEBHOOK_SECRET is not set: webhooks would go out unsigned"] if (
+            self.webhook_url and not self.webhook_secret) else []
+        return unsigned + [
             f"{name} is not set (the development default is public)"
             for name, value, default in (
                 ("REFERRAL_PII_KEY", self.pii_key, DEV_PII_KEY),

@@ -66,7 +66,9 @@ def facts(case: CaseState, now: datetime) -> dict[str, Any]:
         "urgency": case.opening.urgency.value, "pendamping_id": case.pendamping_id,
         "bidang": case.bidang or None, "category": case.category, "escalation_level": case.escalation_level,
         "sla_breached": summary.sla_breached, "next_deadline": summary.next_deadline,
-        "needs_attention": case.attention is not None, "conditions": list(getattr(case.opening, "conditions", None) or []),
+        "needs_attention": case.attention is not None, "conditions": list(case.opening.conditions),
+        "involved_bidang": [b for b in (case.bidang, case.pendamping_bidang) if b],
+        "submitted_by": case.opening.sender_id,
     }
 
 

@@ -16,6 +16,7 @@ from referral.intake import CaseOpening, PersonalData
 from referral.models import TimelineEntry
 from referral.sla import SlaPolicy
 
+CASE_SETUP = "case_setup"
 OPEN_CASE = "open_case"
 RECORD_EVENT = "record_event"
 CHOOSE_PENDAMPING = "choose_pendamping"
@@ -31,6 +32,13 @@ class OpenCaseRequest(BaseModel):
     sealed_personal: str | None = None
     personal: PersonalData | None = None
     received_at: datetime
+    assign_on: date  # the office's local date, for who is on leave
+
+
+class SetupRequest(BaseModel):
+    complaint_id: str
+    village_code: str
+    reported_on: date
 
 
 class Assignment(BaseModel):
@@ -40,15 +48,13 @@ class Assignment(BaseModel):
 
 
 class OpenedCase(BaseModel):
-    """The intake recorded (row, 'received', 'assigned' and its notification), and what the case runs under."""
+    """The intake recorded (the row and its 'received' event) and who takes the case."""
 
     complaint_id: str
-    setup: CaseSetup
     duplicate_of: str | None = None
     assignment: Assignment
     events: list[TimelineEntry]
     warnings: list[str] = []
-    history_limit: int = 10_000
 
 
 class AssignRequest(BaseModel):
@@ -60,6 +66,11 @@ class AssignRequest(BaseModel):
 
 class Pendamping(BaseModel):
     pendamping_id: str
+
+
+class SetupResult(BaseModel):
+    setup: CaseSetup
+    history_limit: int = 10_000
 
 
 class NoticeContext(BaseModel):

@@ -1,4 +1,5 @@
-"""Reference data for the Buleleng referral engine: desa/kelurahan, PPKS categories, bidang, roster.
+"""Reference data for the Buleleng referral engine: desa/kelurahan, PPKS categories, bidang, roster,
+intake conditions and the province codes a NIK starts with.
 
 Pure module (stdlib only) so that workflow code can import it inside the Temporal sandbox.
 The CSVs live in the ``referral.data`` package; see ``referral/data/README.md`` for sources.
@@ -19,6 +20,7 @@ from importlib import resources
 BIDANG_CODES = ("perlindungan_jaminan_sosial", "rehabilitasi_sosial", "pemberdayaan_sosial")
 ROLES = ("pendamping", "head_of_bidang", "kepala_dinas")
 ROSTER_COLUMNS = ("officer_id", "role", "bidang", "name", "email", "villages")
+_SNAKE_CASE_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _EMAIL_RE = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 
 
@@ -82,6 +84,31 @@ def categories() -> dict[str, Category]:
             raise ValueError(f"ppks_categories.csv: {r['code']} has unknown bidang {r['bidang']!r}")
         out[r["code"]] = Category(code=r["code"], name=r["name"], english=r["english"], bidang=r["bidang"])
     return out
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A circumstance of the person that an intake may flag (e.g. ``odgj``), with its Indonesian label."""
+
+    code: str
+    label: str
+
+
+@cache
+def conditions() -> dict[str, Condition]:
+    """The conditions an intake may list, by snake_case code (``conditions.csv``)."""
+    out: dict[str, Condition] = {}
+    for r in _rows("conditions.csv"):
+        if not _SNAKE_CASE_RE.match(r["code"]) or r["code"] in out:
+            raise ValueError(f"conditions.csv: code {r['code']!r} is not a unique snake_case code")
+        out[r["code"]] = Condition(code=r["code"], label=r["label"])
+    return out
+
+
+@cache
+def nik_provinces() -> dict[str, str]:
+    """Two-digit province code (the first two NIK digits) -> province name: the 38 provinces."""
+    return {r["code"]: r["name"] for r in _rows("nik_provinces.csv")}
 
 
 @cache

@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 logs.configure("json", os.environ.get("TEST_LOG_LEVEL", "warning"))
+# Not the public development key: the CLI and the worker refuse that outside `worker.py --dev`.
+os.environ.setdefault("REFERRAL_PII_KEY", "test-only-pii-key-" + "5" * 32)
+os.environ.setdefault("REFERRAL_HASH_SALT", "test-only-hash-salt-" + "7" * 32)
 
 
 def _reachable(url: str) -> bool:

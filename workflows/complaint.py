@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from referral import actions, escalation, presentation, records as rec, recording, sealing
@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from referral.sla import ClockName
     from workflows import search_attributes as sa
     from workflows.clock_wait import until_due_or_changed
-    from workflows.failures import is_permanent, problem
+    from workflows.failures import StepFailed, is_permanent, kind, problem
     from workflows.updates import action_update
 
 T = TypeVar("T")
@@ -81,23 +81,30 @@ class ComplaintWorkflow:
     async def _open(self, start: ComplaintStart) -> None:
         case, info = self.case, workflow.info()
         case.received_at = workflow.now()
+        clock_start = min(case.opening.reported_at, case.received_at)
+        setup = await self._attempt("setup", lambda: workflow.execute_local_activity(
+            rec.CASE_SETUP, rec.SetupRequest(complaint_id=case.complaint_id, village_code=case.opening.village_code,
+                                             reported_on=clock_start.date()),
+            result_type=rec.SetupResult, summary="Load SLA policy, working-day calendar and village", **DATA_STEP))
+        if setup is None:
+            return  # rejected while it waited for attention
+        actions.set_up(case, setup)
         request = rec.OpenCaseRequest(
             complaint_id=case.complaint_id, workflow_id=info.workflow_id, run_id=info.first_execution_run_id,
             opening=case.opening, sealed_personal=start.sealed_personal, personal=start.personal,
-            received_at=case.received_at,
+            received_at=case.received_at, assign_on=case.setup.calendar.local(case.received_at).date(),
         )
         try:
             opened = await self._attempt("intake", lambda: workflow.execute_local_activity(
                 rec.OPEN_CASE, request, result_type=rec.OpenedCase, **DATA_STEP,
-                summary=f"Record intake and assign: {case.category} in {case.opening.village_code}"))
-        except ActivityError as err:  # nothing was stored: the sender is told, and may send it again
+                summary=f"Record intake and assign: {case.category_name} in {case.setup.village.label}"))
+        except StepFailed as err:  # nothing was stored: the sender is told, and may send it again
             self.refused = problem(err)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(f"intake refused: {self.refused}", type="IntakeRefused", non_retryable=True) from None
         if opened is None:
-            return  # rejected while it waited for attention
-        step = actions.opened(case, opened, start=min(case.opening.reported_at, case.received_at), now=workflow.now(),
-                              clocks=OPENING_CLOCKS)
+            return
+        step = actions.opened(case, opened, start=clock_start, now=workflow.now(), clocks=OPENING_CLOCKS)
         if await self._attempt("assignment", lambda: self._record(step)) is not None:
             case.ready = True  # ready for its first action in the step that assigns it
             self._publish()
@@ -119,7 +126,7 @@ class ComplaintWorkflow:
             if failure:
                 await self._recover("sla", failure)
 
-    async def _fire_due(self) -> ActivityError | None:
+    async def _fire_due(self) -> StepFailed | None:
         case, now = self.case, workflow.now()
         if case.finished or not case.ready:
             return None
@@ -130,7 +137,7 @@ class ComplaintWorkflow:
                 if escalation.reassign_after_breaches(case):
                     limit = case.setup.policy.auto_reassign_after_breaches
                     await self._reassign([case.pendamping_id], "sla", f"{limit} breaches by {case.pendamping_id}")
-            except ActivityError as err:
+            except StepFailed as err:
                 self.case = snapshot
                 return err
         self._publish()
@@ -173,7 +180,7 @@ class ComplaintWorkflow:
             try:
                 fetched = await self._fetch(actions.RULES[name].needs)
                 await self._record(actions.apply(name, self.case, request, workflow.now(), fetched))
-            except ActivityError as err:
+            except StepFailed as err:
                 self.case = snapshot
                 raise ApplicationError(f"{name} was not recorded ({problem(err)}); nothing changed, "
                                        "try again", type="NotRecorded", non_retryable=True) from None
@@ -226,7 +233,7 @@ class ComplaintWorkflow:
     async def _record_or_flag(self, step: Step) -> None:
         try:
             await self._record(step)
-        except ActivityError as err:  # the case goes on; the gap in sequence numbers is harmless
+        except StepFailed as err:  # the case goes on; the gap in sequence numbers is harmless
             await self._flag(step.event, err)
 
     async def _reassign(self, exclude: list[str], actor: str, reason: str) -> None:
@@ -249,8 +256,9 @@ class ComplaintWorkflow:
         return result.policy
 
     def _publish(self) -> None:
+        # Only what changed; never "unset" what was never set (the time-skipping server stores that as null).
         values = {key: value for key, value in sa.for_case(presentation.facts(self.case, workflow.now())).items()
-                  if self.published.get(key.name, object()) != value}
+                  if self.published.get(key.name, None if value is None else object()) != value}
         if values:
             workflow.upsert_search_attributes(
                 [key.value_set(v) if v is not None else key.value_unset() for key, v in values.items()])
@@ -263,8 +271,8 @@ class ComplaintWorkflow:
         while not self.case.finished:
             try:
                 result = await call()
-            except ActivityError as err:
-                if step == "intake" and getattr(err.cause, "type", None) == "SealedDataError":
+            except StepFailed as err:
+                if step == "intake" and kind(err) == "SealedDataError":
                     raise
                 await self._recover(step, err)
                 continue
@@ -273,7 +281,7 @@ class ComplaintWorkflow:
             return result
         return None
 
-    async def _recover(self, step: str, err: ActivityError) -> None:
+    async def _recover(self, step: str, err: StepFailed) -> None:
         """Flag the case; a permanent failure waits for a supervisor's retry (or reject), a transient one backs off."""
         async with self.lock:
             await self._flag(step, err)
@@ -285,7 +293,7 @@ class ComplaintWorkflow:
             await workflow.sleep(min(max(BACKOFF_FIRST, waited), BACKOFF_CAP),
                                  summary=f"Retry '{step}' after a transient failure")
 
-    async def _flag(self, step: str, err: ActivityError) -> None:
+    async def _flag(self, step: str, err: StepFailed) -> None:
         """Mark the case as needing attention (caller holds the lock); a permanent failure tells the head of
         the bidang once, if Postgres lets us."""
         if not (self.case.attention and self.case.attention.step == step):
@@ -295,7 +303,7 @@ class ComplaintWorkflow:
                 try:
                     await self._record(Step("needs_attention", "system", {"step": step, "problem": problem(err)},
                                             [Notice(f"head:{self.case.bidang}", "needs_attention")]))
-                except ActivityError:
+                except StepFailed:
                     pass  # Postgres itself may be the problem: the search attribute and details still show it
         self._publish()
 

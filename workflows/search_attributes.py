@@ -23,10 +23,14 @@ SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")
 CONDITIONS = SearchAttributeKey.for_keyword_list("Conditions")
+INVOLVED_BIDANG = SearchAttributeKey.for_keyword_list("InvolvedBidang")
+SUBMITTED_BY = SearchAttributeKey.for_keyword("SubmittedBy")
+REFERRAL_PARTNERS = SearchAttributeKey.for_keyword_list("ReferralPartners")
 
 ALL = [
     COMPLAINT_STATUS, VILLAGE_CODE, KECAMATAN, PENDAMPING_ID, BIDANG, PPKS_CATEGORY, URGENCY,
-    ESCALATION_LEVEL, SLA_BREACHED, NEXT_DEADLINE, NEEDS_ATTENTION, CONDITIONS,
+    ESCALATION_LEVEL, SLA_BREACHED, NEXT_DEADLINE, NEEDS_ATTENTION, CONDITIONS, INVOLVED_BIDANG, SUBMITTED_BY,
+    REFERRAL_PARTNERS,
 ]
 
 # Name and type as `temporal server start-dev --search-attribute` and the operator API spell them.
@@ -58,6 +62,9 @@ def for_case(case: dict[str, Any]) -> dict[SearchAttributeKey, Any]:
         NEXT_DEADLINE: case.get("next_deadline"),
         NEEDS_ATTENTION: bool(case.get("needs_attention")),
         CONDITIONS: list(case.get("conditions") or []),
+        INVOLVED_BIDANG: sorted(set(case.get("involved_bidang") or [case["bidang"]]) - {None, ""}),
+        SUBMITTED_BY: case.get("submitted_by") or "",
+        REFERRAL_PARTNERS: sorted(set(case.get("referral_partners") or [])),
     }
 
 
@@ -80,5 +87,8 @@ def row_of(attributes: TypedSearchAttributes) -> dict[str, Any]:
         "sla_breached": attributes.get(SLA_BREACHED),
         "needs_attention": attributes.get(NEEDS_ATTENTION) or False,
         "conditions": list(attributes.get(CONDITIONS) or []),
+        "involved_bidang": list(attributes.get(INVOLVED_BIDANG) or []),
+        "submitted_by": attributes.get(SUBMITTED_BY) or None,
+        "referral_partners": list(attributes.get(REFERRAL_PARTNERS) or []),
         "next_deadline": deadline.isoformat() if deadline else None,
     }

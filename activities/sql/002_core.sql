@@ -10,6 +10,7 @@ ALTER TABLE complaints
     ADD COLUMN sequence        integer NOT NULL DEFAULT 0,
     ADD COLUMN needs_attention text,
     ADD COLUMN conditions      text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN original_reported_on date,  -- a late paper report's own date (informational, no SLA effect)
     ADD COLUMN warnings        text[] NOT NULL DEFAULT '{}';
 -- A step may be recorded before the intake's personal data could be stored (a case that needs attention).
 ALTER TABLE complaints ALTER COLUMN subject DROP NOT NULL;

@@ -14,7 +14,9 @@ from typing import AsyncIterator
 import asyncpg
 import structlog
 
+from activities.store.access import AccessStore
 from activities.store.cases import CaseStore
+from activities.store.outbox import OutboxStore
 from activities.store.reference import ReferenceStore
 from activities.store.reports import ReportStore
 from activities.store.roster import RosterStore
@@ -33,6 +35,8 @@ class Store:
         self.roster = RosterStore(pool)
         self.reference = ReferenceStore(pool)
         self.reports = ReportStore(pool)
+        self.outbox = OutboxStore(pool)
+        self.access = AccessStore(pool)
 
     async def migrate(self) -> list[str]:
         return await migrate(self.pool)

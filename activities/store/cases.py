@@ -37,6 +37,7 @@ class IntakeWritten(BaseModel):
     complaint_id: str
     duplicate_of: str | None
     received: TimelineEntry
+    new: bool = True
 
 
 class ComplaintRecord(BaseModel):
@@ -93,7 +94,7 @@ class CaseStore:
                 "SELECT duplicate_of, received_at FROM complaints WHERE complaint_id = $1 AND run_id = $2",
                 complaint_id, request.run_id)
             if existing is not None:  # a retry: the first attempt already wrote everything
-                return IntakeWritten(complaint_id=complaint_id, duplicate_of=existing["duplicate_of"],
+                return IntakeWritten(complaint_id=complaint_id, duplicate_of=existing["duplicate_of"], new=False,
                                      received=_received_entry(opening, existing["duplicate_of"], existing["received_at"]))
             duplicate_of = await conn.fetchval(
                 "SELECT complaint_id FROM complaints WHERE subject_key = $1 AND category = $2"
@@ -102,14 +103,14 @@ class CaseStore:
             await conn.execute(
                 "INSERT INTO complaints (complaint_id, workflow_id, run_id, external_ref, channel, sender_id, status,"
                 " village_code, kecamatan, category, bidang, urgency, subject_key, subject, reporter, description,"
-                " reported_at, received_at, duplicate_of, conditions, warnings, sequence)"
+                " reported_at, received_at, duplicate_of, conditions, warnings, original_reported_on, sequence)"
                 " VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-                " $18, $19, $20, 1)",
+                " $18, $19, $20, $21, 1)",
                 complaint_id, request.workflow_id, request.run_id, opening.external_ref, opening.channel.value,
-                _sender(opening), opening.village_code, kecamatan, opening.category, bidang, opening.urgency.value,
+                opening.sender_id, opening.village_code, kecamatan, opening.category, bidang, opening.urgency.value,
                 subject_key, personal.subject.model_dump(mode="json"), personal.reporter.model_dump(mode="json"),
                 personal.description, opening.reported_at, request.received_at, duplicate_of,
-                _conditions(opening), warnings,
+                list(opening.conditions), warnings, opening.original_reported_on,
             )
             entry = _received_entry(opening, duplicate_of, request.received_at)
             await conn.execute(
@@ -137,13 +138,13 @@ class CaseStore:
                 detail["escalated_to"] = recipients.get(detail["escalated_to"], detail["escalated_to"])
             if recipients:
                 detail["recipients"] = sorted(set(recipients.values()))
+            await self._write_row(conn, event)  # first: a case whose intake failed may have no row yet
             inserted = await conn.fetchval(
                 "INSERT INTO complaint_events (complaint_id, event_key, event, actor, detail, occurred_at)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (complaint_id, event_key) DO NOTHING RETURNING id",
                 event.complaint_id, event.key, event.event, event.actor, detail, event.occurred_at)
             if inserted is None:
                 return Recorded(new=False, recipients=recipients)
-            await self._write_row(conn, event)
             await conn.executemany(
                 "INSERT INTO notification_outbox (complaint_id, event_key, recipient_id, channel, subject, body,"
                 " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -163,9 +164,9 @@ class CaseStore:
             f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {values})"
             f" ON CONFLICT (complaint_id) DO UPDATE SET {updates}, updated_at = now()"
             f" WHERE complaints.sequence <= EXCLUDED.sequence",
-            event.complaint_id, event.workflow_id, opening.external_ref, opening.channel.value, _sender(opening),
+            event.complaint_id, event.workflow_id, opening.external_ref, opening.channel.value, opening.sender_id,
             opening.village_code, event.kecamatan, opening.urgency.value, opening.reported_at, event.received_at,
-            _conditions(opening), None, *(row[c] for c in _ROW),
+            list(opening.conditions), None, *(row[c] for c in _ROW),
         )
 
     async def complaint(self, complaint_id: str, personal: bool = False) -> ComplaintRecord | None:
@@ -191,10 +192,3 @@ def _received_entry(opening: Any, duplicate_of: str | None, at: datetime) -> Tim
         detail["duplicate_of"] = duplicate_of
     return TimelineEntry(at=at, event="received", actor=f"channel:{opening.channel.value}", detail=detail)
 
-
-def _sender(opening: Any) -> str | None:
-    return getattr(opening, "sender_id", None)  # TODO(lead): plain attribute once CaseOpening has it
-
-
-def _conditions(opening: Any) -> list[str]:
-    return list(getattr(opening, "conditions", None) or [])

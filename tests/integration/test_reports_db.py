@@ -14,11 +14,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from activities.db import connect
-from activities.report_queries import fetch_report_rows
+from activities.store import connect
+from activities.store.reports import fetch_report_rows
 from casework.reports_cli import run_report
 from referral import reference
 from tests.conftest import fresh_database
+from dataclasses import replace as _replace
+from referral.calendar import FLAT_0800_1600
+from referral.config import Settings
+
+FLAT = _replace(Settings(), office_hours=FLAT_0800_1600)  # the hand count was made on a flat 08:00-16:00 day
 
 WITA = timezone(timedelta(hours=8))
 APR_1, APR_30 = date(2026, 4, 1), date(2026, 4, 30)
@@ -150,25 +155,25 @@ async def test_report_matches_hand_count(report_db_url: str, tmp_path: Path, mon
         ("S3", "acknowledgement", "PD-06"),
     ]
 
-    by_kec = json.loads(await run_report(db_url, APR_1, APR_30, "kecamatan", "json", None))
+    by_kec = json.loads(await run_report(db_url, APR_1, APR_30, "kecamatan", "json", None, FLAT))
     assert by_kec["title"] == "Dinas Sosial Buleleng — 2026-04-01 to 2026-04-30"
     assert _figures([*by_kec["groups"], by_kec["totals"]]) == BY_KECAMATAN
     assert by_kec["totals"]["breaches_total"] == 7
     assert by_kec["open_caseload_by_pendamping"] == CASELOAD
 
-    by_pd = json.loads(await run_report(db_url, APR_1, APR_30, "pendamping", "json", None))
+    by_pd = json.loads(await run_report(db_url, APR_1, APR_30, "pendamping", "json", None, FLAT))
     assert _figures([*by_pd["groups"], by_pd["totals"]]) == BY_PENDAMPING
     assert by_pd["open_caseload_by_pendamping"] == CASELOAD
 
     csv_file = tmp_path / "out" / "april.csv"
-    assert await run_report(db_url, APR_1, APR_30, "kecamatan", "csv", str(csv_file)) == str(csv_file)
+    assert await run_report(db_url, APR_1, APR_30, "kecamatan", "csv", str(csv_file), FLAT) == str(csv_file)
     text = csv_file.read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("kecamatan,opened,closed,open_at_end,ack_n,ack_median_wd")
     assert text.splitlines()[-1] == "TOTAL,9,3,7,6,0.5,2.5,4,10.0,11.75,3,3,0,1,7"
-    assert text == await run_report(db_url, APR_1, APR_30, "kecamatan", "csv", None) + "\n"
-    table = await run_report(db_url, APR_1, APR_30, "pendamping", "table", None)
+    assert text == await run_report(db_url, APR_1, APR_30, "kecamatan", "csv", None, FLAT) + "\n"
+    table = await run_report(db_url, APR_1, APR_30, "pendamping", "table", None, FLAT)
     assert "PD-02         2" in table  # caseload section
     monkeypatch.chdir(tmp_path)
-    png = await run_report(db_url, APR_1, APR_30, "kecamatan", "png", None)
+    png = await run_report(db_url, APR_1, APR_30, "kecamatan", "png", None, FLAT)
     assert png == "report-2026-04-01-2026-04-30.png"
     assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

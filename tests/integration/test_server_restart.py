@@ -33,24 +33,21 @@ async def test_escalations_fire_once_after_the_server_was_down_across_the_deadli
         client = await temporal_client(Settings(), address)
         async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
             intake = make_intake(urgency="emergency", reported_at=datetime.now(timezone.utc).isoformat())
-            submitted = await submit(client, intake, queue)
-            for _ in range(50):
-                if (await db.complaint(submitted.complaint_id) or {}).get("status") == "assigned":
-                    break
-                await asyncio.sleep(0.2)
+            submitted = await submit(client, intake, queue)  # answers once the case is assigned
+            assert (await db.cases.complaint(submitted.complaint_id)).status == "assigned"
     # Server and worker down while the breach (18 s) and escalation level 2 (36 s) fall due.
     await asyncio.sleep(40)
     async with devstack.temporal_dev_server(tmp_path, port=port, ui_port=ui_port) as address:
         client = await temporal_client(Settings(), address)
         async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
             for _ in range(100):
-                events = await db.events(submitted.complaint_id)
-                if any(e["detail"].get("milestone") == "escalation_2" for e in events):
+                events = await db.cases.events(submitted.complaint_id)
+                if any(e.detail.get("milestone") == "escalation_2" for e in events):
                     break
                 await asyncio.sleep(0.3)
             await asyncio.sleep(2)  # anything that would fire twice has had its chance
-            events = await db.events(submitted.complaint_id)
-    ack = [e["detail"]["milestone"] for e in events
-           if e["event"] in ("sla_warning", "sla_escalated") and e["detail"]["clock"] == "acknowledgement"]
+            events = await db.cases.events(submitted.complaint_id)
+    ack = [e.detail["milestone"] for e in events
+           if e.event in ("sla_warning", "sla_escalated") and e.detail["clock"] == "acknowledgement"]
     assert sorted(ack) == ["breach", "escalation_2", "warning_50", "warning_80"]
-    assert (await db.complaint(submitted.complaint_id))["escalation_level"] == 2
+    assert (await db.cases.complaint(submitted.complaint_id)).escalation_level == 2

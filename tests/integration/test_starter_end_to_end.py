@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from referral.config import Settings
 from tests.conftest import ROOT, running_worker, task_queue
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
@@ -77,19 +78,19 @@ async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env,
     assert view["status"] == "closed" and view["pendamping_id"] == "PD-34"
     assert view["bidang"] == "rehabilitasi_sosial" and view["kecamatan"] == "Kubutambahan"
     steps = ["received", "assigned", "acknowledged", "assessed", "referred", "resolved", "closed"]
-    events = await db.events(case)
+    events = await db.cases.events(case)
     for step in steps:
-        assert [e["event"] for e in events].count(step) == 1, step
+        assert [e.event for e in events].count(step) == 1, step
     assert [e["event"] for e in view["timeline"] if e["event"] in steps] == steps
-    assert [e["event"] for e in events if e["event"] in steps] == steps
-    row = await db.complaint(case)
-    assert (row["status"], row["pendamping_id"], row["bidang"], row["outcome"]) == (
+    assert [e.event for e in events if e.event in steps] == steps
+    row = await db.cases.complaint(case, personal=True)
+    assert (row.status, row.pendamping_id, row.bidang, row.outcome) == (
         "closed", "PD-34", "rehabilitasi_sosial", "service_provided")
-    assert row["subject"]["nik"] == "5108081507800001"  # personal data lives in Postgres ...
+    assert row.subject["nik"] == "5108081507800001"  # personal data lives in Postgres ...
     history_text = (await dev_env.client.get_workflow_handle(submitted["workflow_id"]).fetch_history()).to_json()
     assert "5108081507800001" not in history_text and "Ketut Warga" not in history_text  # ... not in Temporal
     assert "kunjungan rumah 27/11" not in history_text  # officers' notes are sealed in Temporal too ...
-    assert next(e for e in events if e["event"] == "assessed")["detail"]["note"] == "kunjungan rumah 27/11"
+    assert next(e for e in events if e.event == "assessed").detail["note"] == "kunjungan rumah 27/11"
     assert next(e for e in view["timeline"] if e["event"] == "assessed")["detail"]["note"] == "kunjungan rumah 27/11"
     assert case in [r["complaint_id"] for r in json.loads(listed.stdout)]
 
@@ -115,25 +116,30 @@ async def test_readme_saved_view_queries_run_on_the_dev_server(dev_env):
         await list_cases(dev_env.client, query, limit=5)  # raises on a query the server rejects
 
 
-async def test_roster_import_refreshes_open_cases_on_the_dev_server(dev_env, db):
-    from casework.cases import refresh_open_cases
+async def test_roster_import_moves_open_cases_off_an_officer_who_left(dev_env, db, db_url, tmp_path):
+    """`starter.py roster import`: PD-35 leaves; PD-36 now covers all of Tejakula and takes the open case."""
     from casework.intake import submit
+    from referral import reference
     from tests.conftest import make_intake
 
+    sample = (ROOT / "referral/data/roster_sample.csv").read_text().splitlines()
+    new_roster = [line for line in sample if not line.startswith("PD-35,")]
+    tejakula = next(line for line in sample if line.startswith("PD-35,")).rsplit(",", 1)[1]
+    new_roster = [line + ";" + tejakula if line.startswith("PD-36,") else line for line in new_roster]
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text("\n".join(new_roster) + "\n")
     queue = task_queue()
-    async with running_worker(dev_env.client, db, queue):
-        submitted = await submit(dev_env.client, make_intake(), queue)
-        handle = dev_env.client.get_workflow_handle(submitted.workflow_id)
-        for _ in range(50):
-            if (await handle.query("state"))["status"] == "assigned":
-                break
-            await asyncio.sleep(0.2)
-        from casework.cases import list_cases, list_query
-
-        for _ in range(50):  # visibility is eventually consistent: wait until the case is listed as open
-            if submitted.complaint_id in [r["complaint_id"] for r in await list_cases(dev_env.client, list_query(status="assigned"))]:
-                break
-            await asyncio.sleep(0.2)
-        seen = []
-        refreshed = await refresh_open_cases(dev_env.client, progress=lambda n, wf_id: seen.append(wf_id))
-    assert submitted.workflow_id in seen and refreshed >= 1
+    try:
+        async with running_worker(dev_env.client, db, queue):
+            submitted = await submit(dev_env.client, make_intake(village_code="51.08.09.2001"), queue,
+                                     Settings().pii_key)
+            assert submitted.pendamping_id == "PD-35"
+            env = {**os.environ, "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+                   "DATABASE_URL": db_url, "REFERRAL_TASK_QUEUE": queue}
+            result = await astarter(env, "roster", "import", str(roster_file))
+            assert result.returncode == 0, result.stderr
+            assert "1 of 1 open case(s)" in result.stdout
+            view = await dev_env.client.get_workflow_handle(submitted.workflow_id).query("state", None)
+        assert view["pendamping_id"] == "PD-36"
+    finally:
+        await db.roster.replace_roster(reference.sample_roster())

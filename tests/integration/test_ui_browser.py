@@ -7,7 +7,7 @@ live query), the case's pages are opened and checked for:
 
 - the User Metadata tab: the static summary, the static details and the current details (clock table
   with BREACHED) -- each rendered as Markdown inside its own iframe;
-- the Timeline: named timers ("SLA: ...") and named activities ("Assign pendamping for ...");
+- the Timeline: named timers ("SLA: ...") and named local activities ("Record intake and assign: ...");
 - no personal data (names, NIK, phone) anywhere the project writes text for the UI.
 
 Screenshots go to tests/artifacts/ (git-ignored). The UI long-polls, so the test waits for text, never
@@ -31,7 +31,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 from temporalio.service import RPCError
 
-from activities.db import Database
+from activities.store import Store as Database
 from casework import cases
 from casework.intake import Submitted, submit
 from referral import presentation
@@ -184,7 +184,9 @@ async def test_user_metadata_tab_shows_summary_details_and_current_details(breac
         await context.close()
 
 
-async def test_timeline_shows_named_timers_and_activities(breached_case: BreachedCase) -> None:
+async def test_timeline_shows_named_timers_and_the_history_names_each_step(breached_case: BreachedCase) -> None:
+    """The Timeline names the pending SLA timer; the Event History names each recorded step (the steps are local
+    activities, which UI 2.54 lists by type on the Timeline and with their summary in the Event History)."""
     case = breached_case
     context, page = await _new_page(case, height=1350)
     try:
@@ -194,10 +196,13 @@ async def test_timeline_shows_named_timers_and_activities(breached_case: Breache
         timer = page.get_by_text(re.compile(r"^SLA: acknowledgement .* WITA$")).first
         await expect(timer).to_be_visible(timeout=WAIT_MS)
         assert re.search(r"escalation to level 2 \w{3} \d{2} \w{3} \d{4} \d{2}:\d{2} WITA", await timer.inner_text())
-        await expect(page.get_by_text("Assign pendamping for Desa Bengkala").first).to_be_visible(timeout=WAIT_MS)
-        await expect(page.get_by_text("Load SLA policy, working-day calendar and roster").first).to_be_visible()
-        await expect(page.get_by_text(re.compile(r"SLA breach: acknowledgement -> KABID-")).first).to_be_visible()
         await page.screenshot(path=str(ARTIFACTS / "ui-case-timeline.png"), full_page=True)
+        await _open_tab(page, case, "history-tab")
+        for summary in ("Record intake and assign: Penyandang Disabilitas in Desa Bengkala",
+                        "Load SLA policy, working-day calendar and village", "Record assigned by system"):
+            await expect(page.get_by_text(summary).first).to_be_attached(timeout=WAIT_MS)
+        await expect(page.get_by_text(re.compile(r"SLA breach: acknowledgement -> head:")).first).to_be_attached()
+        await page.screenshot(path=str(ARTIFACTS / "ui-case-history.png"), full_page=True)
     finally:
         await context.close()
 
@@ -209,7 +214,7 @@ async def test_no_personal_data_outside_the_input_panel(breached_case: BreachedC
     try:
         checked = {}
         for tab, ready in (
-            ("timeline-tab", page.get_by_text("Assign pendamping for Desa Bengkala").first),
+            ("timeline-tab", page.get_by_text(re.compile(r"^SLA: acknowledgement ")).first),
             ("history-tab", page.get_by_text(re.compile(r"^SLA: acknowledgement ")).first),
             ("search-attributes-tab", page.get_by_text("EscalationLevel").first),
             ("user-metadata-tab", page.frame_locator("#user-metadata-current-details").get_by_text(re.compile(r"BREACHED \(was due")).first),

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from referral import reports
+from referral.calendar import FLAT_0800_1600
 from referral.holiday_source import build_calendar
 
 WITA = timezone(timedelta(hours=8))
-CAL = build_calendar(2026)
+CAL = build_calendar(2026, office_hours=FLAT_0800_1600)  # the flat day these dates were worked out on
 APR_1, APR_30 = date(2026, 4, 1), date(2026, 4, 30)
 
 

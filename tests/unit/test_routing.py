@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from referral.lifecycle import OfficerRef
+from referral.routing import OfficerRef
 from referral.routing import Choice, choose_pendamping
 
 PJS, REHSOS, DAYASOS = "perlindungan_jaminan_sosial", "rehabilitasi_sosial", "pemberdayaan_sosial"

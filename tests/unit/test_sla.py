@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from referral.calendar import FLAT_0800_1600
 from referral.holiday_source import build_calendar
 from referral.sla import (
     Clock,
@@ -29,7 +30,7 @@ from referral.sla import (
 WITA = timezone(timedelta(hours=8))
 HOUR = 3600
 DAY = 8 * HOUR
-CAL = build_calendar(2026)
+CAL = build_calendar(2026, office_hours=FLAT_0800_1600)  # the flat day these dates were worked out on
 
 
 def wita(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -168,12 +169,12 @@ def test_milestones(name: ClockName, urgency: Urgency, started: datetime, expect
 
 def test_milestone_kinds_and_levels() -> None:
     clock = start(ClockName.ACKNOWLEDGEMENT, Urgency.NORMAL, wita(3, 17, 10))
-    got = [(m.key, m.kind, m.level, m.fraction) for m in clock.milestones(CAL, POLICY)]
+    got = [(m.key, m.kind, m.level, m.percent, m.label) for m in clock.milestones(CAL, POLICY)]
     assert got == [
-        ("warning_50", "warning", 0, 0.5),
-        ("warning_80", "warning", 0, 0.8),
-        ("breach", "escalation", 1, 1.0),
-        ("escalation_2", "escalation", 2, 1.0),
+        ("warning_50", "warning", 0, 50, "warning 50%"),
+        ("warning_80", "warning", 0, 80, "warning 80%"),
+        ("breach", "escalation", 1, 100, "breach"),
+        ("escalation_2", "escalation", 2, 100, "escalation level 2"),
     ]
 
 

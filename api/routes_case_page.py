@@ -1,0 +1,115 @@
+"""The case page (/kasus/{complaint_id}, where notifications link): the case, the person, the timeline,
+and a form for exactly each action this officer may take now.
+
+Opening the page reads the person's data, so it is recorded as an access with a purpose:
+"kunjungan lapangan" unless the officer picks another in the small form (`?tujuan=`). The action
+forms post to /kasus/{id}/aksi/{action}; the action runs through the same path as the API's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api import policy
+from api.offers import form_setup, offered_actions
+from api.pages import PURPOSES, render
+from api.principal import OfficerPrincipal
+from api.routes_actions import BODIES, perform
+from api.routes_pages import case_url, check_form, page_context, page_officer
+from api.routes_person import checked_purpose, has_sealed_notes, read_person, with_notes
+from api.routes_support import actor_of, case_facts, door_of, forbidden, now_utc, say
+from referral import reference
+from referral.actions import RULES
+from referral.models import TimelinePage
+from referral.sla import ClockName
+
+router = APIRouter(include_in_schema=False)
+TIMELINE_SHOWN = TimelinePage(offset=0, limit=500)
+CHECKBOXES = {"needs_investigation": "perlu_investigasi"}
+
+
+def form_body(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The action's body from a page form: empty fields left out, check boxes as booleans, an
+    extension's amount and unit joined ("2 working_days"). The action's model judges the rest."""
+    body: dict[str, Any] = {}
+    for name in BODIES[action].model_fields:
+        if name in CHECKBOXES:
+            body[name] = form.get(CHECKBOXES[name]) == "ya"
+        elif name == "verified":
+            body[name] = form.get("tidak_terverifikasi") != "ya"
+        elif name == "by":
+            amount, unit = str(form.get("jumlah") or "").strip(), str(form.get("satuan") or "").strip()
+            if amount:
+                body["by"] = f"{amount} {unit}"
+        else:
+            value = str(form.get(name) or "").strip()
+            if value:
+                body[name] = value
+    return body
+
+
+async def case_page(request: Request, principal: OfficerPrincipal, complaint_id: str, *, purpose: str,
+                    error: str | None = None, problems: list[str] | None = None, status_code: int = 200,
+                    done: str | None = None) -> Response:
+    door = door_of(request)
+    facts = await case_facts(door, complaint_id, TIMELINE_SHOWN)
+    decision = policy.can_read(principal, facts.access)
+    if not decision:
+        raise forbidden(decision, door.language)
+    view, person = facts.view, None
+    if policy.can_read_person(principal, facts.access):
+        notes = has_sealed_notes(view)
+        person = await read_person(door, principal, facts, purpose, request.state.request_id, notes_too=notes)
+        view = with_notes(view, door.config.pii_key if "notes" in person.fields else None)
+    else:
+        view = with_notes(view, None)
+    now = now_utc()
+    setup = form_setup(door.policy, await door.calendar(now), view)
+    offered = offered_actions(view, actor_of(principal), setup, now)
+    pendamping = []
+    if "reassign" in offered:
+        pendamping = [o for o in await door.store.roster.officers() if o.role == "pendamping"
+                      and o.officer_id != view.pendamping_id]
+    context = page_context(
+        request, principal, view=view, person=person, purpose=purpose, offered=offered, error=error,
+        problems=problems or [], done=done, pendamping=pendamping, categories=reference.categories(),
+        running_clocks=[c.name.value for c in view.clocks if c.state != "stopped"],
+        all_clocks=[c.value for c in ClockName], keys={name: uuid.uuid4().hex for name in offered},
+        purposes=PURPOSES,
+    )
+    return render(request, "case.html", context, status_code=status_code)
+
+
+@router.get("/kasus/{complaint_id}")
+async def case_view(request: Request, complaint_id: str, tujuan: str | None = None, selesai: str | None = None,
+                    principal: OfficerPrincipal = Depends(page_officer)) -> Response:
+    door = door_of(request)
+    purpose = checked_purpose(tujuan or PURPOSES[0], door.language)
+    done = selesai if selesai in RULES else None
+    return await case_page(request, principal, complaint_id, purpose=purpose, done=done)
+
+
+@router.post("/kasus/{complaint_id}/aksi/{action}")
+async def case_action(request: Request, complaint_id: str, action: str,
+                      principal: OfficerPrincipal = Depends(page_officer)) -> Response:
+    door = door_of(request)
+    form = await request.form()
+    check_form(request, form)
+    if action not in RULES:
+        raise HTTPException(404, f"unknown action: one of {', '.join(RULES)}")
+    purpose = checked_purpose(str(form.get("tujuan") or PURPOSES[0]), door.language)
+    try:
+        await perform(door, principal, complaint_id, action, form_body(action, form), str(form.get("kunci") or "") or None)
+    except HTTPException as exc:
+        if exc.status_code == 409:
+            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=409,
+                                   error=say("case.refused", door.language, reason=exc.detail))
+        if exc.status_code == 422 and isinstance(exc.detail, dict):
+            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=422,
+                                   error=exc.detail["message"], problems=exc.detail["problems"])
+        raise
+    return RedirectResponse(case_url(complaint_id, selesai=action, tujuan=purpose), status_code=303)

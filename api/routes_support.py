@@ -1,0 +1,309 @@
+"""What every route shares: the door's state, the caller as an actor, a case's facts for the policy,
+the door's own texts, and the errors routes raise (403, 404, 422, 503).
+
+A case's facts come from the state query (`CaseView`: status, pendamping, bidang) and its search
+attributes (`InvolvedBidang`, `SubmittedBy`, `ReferralPartners`), never from Postgres or the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+import asyncpg
+from fastapi import HTTPException, Request
+from temporalio.client import Client, RPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.store import Store
+from activities.store.access import AccessStore
+from api.policy import CaseAccess, Decision
+from api.principal import OfficerPrincipal, PartnerPrincipal, Principal
+from api.settings import ApiSettings
+from casework import cases
+from casework.intake import workflow_id
+from referral.calendar import WorkingCalendar
+from referral.config import Settings
+from referral.holiday_source import build_calendar
+from referral.models import Actor, CaseView, TimelinePage
+from referral.sla import SlaPolicy
+from workflows import search_attributes as sa
+
+CASE_ID = re.compile(r"^ADU-[0-9A-F]{12}(-[0-9]{1,4})?$")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+CSRF_HEADER = "X-CSRF-Token"
+RETRY_AFTER_SECONDS = 10
+
+TEXTS: dict[str, dict[str, str]] = {
+    "case.not_found": {"id": "Kasus {complaint_id} tidak ditemukan.", "en": "No case {complaint_id}."},
+    "case.refused": {"id": "Kasus menolak tindakan ini: {reason}", "en": "The case refused this action: {reason}"},
+    "case.no_person_row": {
+        "id": "Data pribadi kasus {complaint_id} belum tersimpan; coba lagi sebentar lagi.",
+        "en": "The personal data of case {complaint_id} is not stored yet; try again shortly.",
+    },
+    "request.invalid": {
+        "id": "Permintaan tidak valid: periksa setiap kolom yang disebut.",
+        "en": "Invalid request: check every field named.",
+    },
+    "intake.invalid": {
+        "id": "Pengaduan tidak valid: periksa setiap kolom yang disebut; tidak ada kasus yang dibuat.",
+        "en": "Invalid complaint: check every field named; no case was started.",
+    },
+    "intake.failed": {"id": "Kasus tidak dapat dibuka: {reason}", "en": "The case could not be opened: {reason}"},
+    "actor.from_credential": {
+        "id": "pelaku diambil dari kredensial Anda; jangan kirim kolom ini",
+        "en": "the actor comes from your credential; do not send this field",
+    },
+    "reassign.unknown": {
+        "id": "{pendamping_id!r} bukan petugas aktif dalam daftar petugas",
+        "en": "{pendamping_id!r} is not an active officer on the roster",
+    },
+    "idempotency.bad": {
+        "id": "1-100 karakter: huruf, angka, '.', '_', ':' atau '-'",
+        "en": "1-100 characters: letters, digits, '.', '_', ':' or '-'",
+    },
+    "purpose.bad": {
+        "id": "wajib diisi: untuk apa data pribadi dibaca (paling banyak 500 karakter)",
+        "en": "required: why the personal data is read (at most 500 characters)",
+    },
+    "accesses.forbidden": {
+        "id": "Hanya kepala bidang yang terlibat dalam kasus ini atau kepala dinas yang dapat melihat"
+              " catatan akses data pribadinya.",
+        "en": "Only the head of a bidang involved in this case or the kepala dinas may see who read its"
+              " personal data.",
+    },
+    "csrf.bad": {
+        "id": "Formulir kedaluwarsa atau tidak sah (CSRF); muat ulang halaman lalu coba lagi.",
+        "en": "The form is stale or forged (CSRF); reload the page and try again.",
+    },
+    "csrf.cookie_api": {
+        "id": "Permintaan API dengan cookie sesi memerlukan header X-CSRF-Token; layanan memakai header"
+              " Authorization.",
+        "en": "An API request authenticated by the session cookie needs an X-CSRF-Token header; services"
+              " use the Authorization header.",
+    },
+    "page.officers_only": {
+        "id": "Halaman kerja ini hanya untuk petugas Dinas Sosial; layanan dan mitra memakai API (/v1).",
+        "en": "These pages are for Dinas Sosial officers; services and partners use the API (/v1).",
+    },
+    "unavailable.temporal": {
+        "id": "Mesin alur kerja (Temporal) tidak dapat dihubungi; coba lagi sebentar lagi.",
+        "en": "The workflow engine (Temporal) cannot be reached; try again shortly.",
+    },
+    "unavailable.worker": {
+        "id": "Tidak ada worker yang menjawab tepat waktu; coba lagi sebentar lagi.",
+        "en": "No worker answered in time; try again shortly.",
+    },
+    "unavailable.database": {
+        "id": "Basis data (PostgreSQL) tidak dapat dihubungi; coba lagi sebentar lagi.",
+        "en": "The database (PostgreSQL) cannot be reached; try again shortly.",
+    },
+    "unavailable.schema": {
+        "id": "Basis data belum disiapkan (tabelnya belum ada): jalankan worker sekali agar migrasi diterapkan.",
+        "en": "The database is not set up (its tables are missing): start the worker once to apply the migrations.",
+    },
+    "internal": {
+        "id": "Terjadi kesalahan di server; kesalahan ini telah dicatat (nomor permintaan {request_id}).",
+        "en": "Something went wrong on the server; it has been logged (request id {request_id}).",
+    },
+}
+
+
+def say(code: str, language: str = "id", **params: Any) -> str:
+    entry = TEXTS[code]
+    return entry.get(language, entry["id"]).format(**params)
+
+
+@dataclass
+class Door:
+    """Everything the routes use, held by `app.state.door` for the app's lifetime."""
+
+    settings: ApiSettings
+    config: Settings
+    store: Store
+    client: Client
+    policy: SlaPolicy
+    access: AccessStore = field(init=False)
+    _calendar: WorkingCalendar | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.access = AccessStore(self.store.pool)
+
+    @property
+    def language(self) -> str:
+        return self.settings.language
+
+    @property
+    def max_backdate(self) -> timedelta:
+        return timedelta(days=self.policy.max_backdate_days)
+
+    async def calendar(self, now: datetime) -> WorkingCalendar:
+        """A calendar from this year on (built once a year, off the event loop), for the page's action checks."""
+        if self._calendar is None or self._calendar.first_year != now.year:
+            c = self.config
+            self._calendar = await asyncio.to_thread(
+                build_calendar, now.year, closures_file=c.closures_file, office_hours=c.office_hours,
+                utc_offset_minutes=c.utc_offset_minutes)
+        return self._calendar
+
+
+def door_of(request: Request) -> Door:
+    return request.app.state.door
+
+
+# ---- who acts ----
+
+def actor_of(p: Principal) -> Actor:
+    """The actor a case records: an officer with role and bidang from the roster, else the system's id."""
+    if isinstance(p, OfficerPrincipal):
+        return Actor(id=p.officer_id, role=p.role, bidang=p.bidang)
+    if isinstance(p, PartnerPrincipal):
+        return Actor(id=p.partner_code, role="partner")
+    return Actor(id=p.service_id, role="service")
+
+
+def update_id(p: Principal, action: str, key: str | None, language: str = "id") -> str | None:
+    """The Temporal update id for an Idempotency-Key, scoped by caller and action (None: no key)."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise unprocessable([f"Idempotency-Key: {say('idempotency.bad', language)}"], language)
+    return f"{p.kind}:{p.principal_id}:{action}:{key}"
+
+
+# ---- a case's facts ----
+
+@dataclass(frozen=True)
+class CaseFacts:
+    view: CaseView
+    access: CaseAccess
+
+
+def access_of(view: CaseView, row: Mapping[str, Any]) -> CaseAccess:
+    """The policy's facts: the live state, and the search attributes that say who else is involved."""
+    return CaseAccess(
+        status=view.status.value, pendamping_id=view.pendamping_id, bidang=view.bidang,
+        pendamping_bidang=view.pendamping_bidang, involved_bidang=frozenset(row.get("involved_bidang") or ()),
+        submitted_by=row.get("submitted_by") or None, referral_partners=frozenset(row.get("referral_partners") or ()),
+    )
+
+
+def access_of_row(row: Mapping[str, Any]) -> CaseAccess:
+    """The same facts from a case list row (visibility only)."""
+    return CaseAccess(
+        status=row.get("status") or "received", pendamping_id=row.get("pendamping_id"), bidang=row.get("bidang") or "",
+        involved_bidang=frozenset(row.get("involved_bidang") or ()), submitted_by=row.get("submitted_by") or None,
+        referral_partners=frozenset(row.get("referral_partners") or ()),
+    )
+
+
+async def case_facts(door: Door, complaint_id: str, page: TimelinePage | None = None) -> CaseFacts:
+    """The case's view and policy facts; 404 when there is no such case."""
+    if not CASE_ID.fullmatch(complaint_id):
+        raise not_found(complaint_id, door.language)
+    try:
+        view = await cases.state(door.client, complaint_id, page)
+        described = await door.client.get_workflow_handle(workflow_id(complaint_id)).describe()
+    except cases.CaseNotFound:
+        raise not_found(complaint_id, door.language) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise not_found(complaint_id, door.language) from None
+        raise
+    return CaseFacts(view=view, access=access_of(view, sa.row_of(described.typed_search_attributes)))
+
+
+# ---- errors ----
+
+def not_found(complaint_id: str, language: str) -> HTTPException:
+    return HTTPException(404, say("case.not_found", language, complaint_id=complaint_id[:40]))
+
+
+def forbidden(decision: Decision, language: str) -> HTTPException:
+    return HTTPException(403, decision.text(language))
+
+
+def unprocessable(problems: list[str], language: str, code: str = "request.invalid") -> HTTPException:
+    """422 naming every bad field: `{"detail": <headline>, "problems": ["field: what is wrong", ...]}`."""
+    return HTTPException(422, {"message": say(code, language), "problems": problems})
+
+
+def problem_lines(errors: Iterable[Mapping[str, Any]], language: str = "id") -> list[str]:
+    """pydantic errors as "field.path: message" lines, without the request part (body, query...)."""
+    lines = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        path = ".".join(loc) or "(body)"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if loc[-1:] == ["actor"] and err.get("type") == "extra_forbidden":
+            message = say("actor.from_credential", language)
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def unavailable_kind(exc: BaseException) -> str | None:
+    """Which dependency an exception says is down ("temporal", "worker", "database"), or None."""
+    if isinstance(exc, RPCTimeoutOrCancelledError):
+        return "worker"
+    if isinstance(exc, RPCError):
+        down = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+        return "temporal" if exc.status in down else None
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return "temporal"  # a lazy client whose server does not answer
+    if isinstance(exc, asyncpg.UndefinedTableError):
+        return "schema"
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.TooManyConnectionsError,
+                        asyncpg.CannotConnectNowError, OSError)):
+        return "database"
+    return None
+
+
+# ---- CSRF for cookie-authenticated requests ----
+
+def csrf_token(secret: str, credential: str) -> str:
+    """Bound to the session's credential: a form from another session, or forged, does not match."""
+    return hmac.new(secret.encode(), hashlib.sha256(credential.encode()).digest(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(secret: str, credential: str | None, sent: str | None) -> bool:
+    return bool(credential and sent) and hmac.compare_digest(csrf_token(secret, credential), sent)
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """A browser's Origin header (when it sends one) must name this very host."""
+    if not origin:
+        return True
+    if origin == "null" or not host:
+        return False
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def require_csrf_for_cookie(request: Request, door: Door) -> None:
+    """A state-changing API call authenticated by the session cookie must carry the page's token."""
+    if getattr(request.state, "credential_source", None) != "cookie":
+        return
+    credential = request.cookies.get(door.settings.session_cookie)
+    if not csrf_ok(door.settings.csrf_secret, credential, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(403, say("csrf.cookie_api", door.language))
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sorted_worklist(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Breached cases first, then by the next deadline (none last), then by id."""
+    far = datetime.max.replace(tzinfo=timezone.utc)
+
+    def deadline(row: Mapping[str, Any]) -> datetime:
+        value = row.get("next_deadline")
+        return datetime.fromisoformat(value) if isinstance(value, str) else value or far
+
+    return sorted(rows, key=lambda r: (not r.get("sla_breached"), deadline(r), r.get("complaint_id") or ""))
