@@ -33,7 +33,7 @@ log = structlog.get_logger("worker")
 # The pure domain (and pydantic, which it is built on) is imported once per worker, not per case;
 # cryptography too: its native code imports its exception classes lazily, which the sandbox cannot do.
 SANDBOX_RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules(
-    "referral", "pydantic", "pydantic_core", "cryptography")
+    "referral", "pydantic", "pydantic_core", "cryptography", "structlog")
 
 
 def build_worker(client: Client, store: Store, settings: Settings, **options: Any) -> Worker:

@@ -63,6 +63,7 @@ class CaseActivities:
             categories={c.code: CategoryRef(code=c.code, name=c.name, bidang=c.bidang)
                         for c in reference.categories().values()},
             bidang_names=reference.bidang_names(),
+            language=s.language,
         )
 
     def personal_data(self, request: OpenCaseRequest) -> PersonalData:

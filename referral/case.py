@@ -48,6 +48,7 @@ class CaseSetup(BaseModel):
     categories: dict[str, CategoryRef]
     bidang_names: dict[str, str] = {}
     roster_version: str = ""
+    language: str = "id"  # summaries, details and notifications of this case (REFERRAL_LANGUAGE)
 
 
 class Attention(BaseModel):
@@ -141,6 +142,11 @@ class CaseState(BaseModel):
             timeline_offset=self.timeline_dropped + start,
         )
 
+    def record(self, workflow_id: str) -> CaseRecord:
+        return CaseRecord(complaint_id=self.complaint_id, workflow_id=workflow_id,
+                          row=self.row() if self.setup else None,
+                          event_keys=[e.key for e in self.timeline if e.key], timeline_complete=not self.timeline_dropped)
+
     def row(self) -> "CaseRow":
         return CaseRow(
             status=self.status.value, category=self.category, bidang=self.bidang,
@@ -176,6 +182,17 @@ class CaseRow(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     sequence: int
+
+
+class CaseRecord(BaseModel):
+    """What the workflow believes Postgres holds for it: the row and the keys of the events it recorded
+    (the `record` query; `starter.py reconcile` compares it with the database)."""
+
+    complaint_id: str
+    workflow_id: str
+    row: CaseRow | None
+    event_keys: list[str]
+    timeline_complete: bool  # False once the oldest entries were dropped from the workflow's memory
 
 
 class ComplaintStart(BaseModel):

@@ -75,6 +75,11 @@ class Settings:
     app_metrics_port: int = field(default_factory=lambda: int(_env("REFERRAL_APP_METRICS_PORT", "9465")))
     health_port: int = field(default_factory=lambda: int(_env("REFERRAL_HEALTH_PORT", "8081")))
     webhook_secret: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_WEBHOOK_SECRET") or None)
+    language: str = field(default_factory=lambda: _env("REFERRAL_LANGUAGE", "id"))
+    # The migration (admin) role: DDL, the roster, erasure. DATABASE_URL is the runtime role.
+    database_admin_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_ADMIN_URL") or None)
+    # The payload codec's keyring: a file of `key_id base64key` lines, or the same lines in REFERRAL_KEYS.
+    keys_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_KEYS_FILE") or None)
     log_format: str = field(default_factory=lambda: _env("REFERRAL_LOG_FORMAT", "auto"))
     log_level: str = field(default_factory=lambda: _env("REFERRAL_LOG_LEVEL", "info"))
 

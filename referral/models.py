@@ -119,6 +119,7 @@ class TimelineEntry(BaseModel):
     event: str
     actor: str
     detail: dict[str, Any] = {}
+    key: str = ""  # the event's key in complaint_events (reconcile compares them)
 
 
 class TimelinePage(BaseModel):

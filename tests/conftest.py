@@ -133,7 +133,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 async def running_worker(client: Client, db: Store, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
     # No workflow cache: every workflow task replays the whole history (catching non-determinism),
     # and no sticky queue outlives a stopped worker (the test server never falls back from one).
-    worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings), max_cached_workflows=0)
+    # A workflow task that raises fails the test's workflow at once instead of retrying until a timeout.
+    worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings), max_cached_workflows=0,
+                          workflow_failure_exception_types=[Exception])
     async with worker:
         yield worker
 

@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from referral import actions, escalation, presentation, records as rec, recording, sealing
     from referral.actions import Notice, Step
-    from referral.case import Attention, CaseState, ComplaintStart
+    from referral.case import Attention, CaseRecord, CaseState, ComplaintStart
     from referral.models import Action, CaseSummary, CaseView, Receipt, RosterChange, TimelineEntry, TimelinePage
     from referral.sla import ClockName
     from workflows import search_attributes as sa
@@ -216,18 +216,23 @@ class ComplaintWorkflow:
     def state(self, page: TimelinePage | None = None) -> CaseView:
         return self.case.view(workflow.now(), page)
 
+    @workflow.query
+    def record(self) -> CaseRecord:
+        return self.case.record(workflow.info().workflow_id)
+
     # ---- recording: every step goes to Postgres once, then to the UI ----
 
     async def _record(self, step: Step) -> rec.Recorded:
         case, now = self.case, workflow.now()
-        case.sequence += 1
+        if step.key is None:  # fixed on the first attempt, so a retry writes the same event
+            case.sequence += 1
+            step.key = f"{case.sequence:04d}:{step.event}"
         at = step.at or now
-        event = recording.case_event(case, step, key=step.key or f"{case.sequence:04d}:{step.event}", at=at,
-                                        now=now, workflow_id=workflow.info().workflow_id)
+        event = recording.case_event(case, step, key=step.key, at=at, now=now, workflow_id=workflow.info().workflow_id)
         recorded = await workflow.execute_local_activity(
             rec.RECORD_EVENT, event, result_type=rec.Recorded, summary=presentation.record_summary(step), **DATA_STEP)
         detail = {k: recorded.recipients.get(v, v) if k == "escalated_to" else v for k, v in event.detail.items()}
-        case.note(TimelineEntry(at=at, event=step.event, actor=step.actor, detail=detail))
+        case.note(TimelineEntry(at=at, event=step.event, actor=step.actor, detail=detail, key=step.key))
         return recorded
 
     async def _record_or_flag(self, step: Step) -> None:

@@ -190,5 +190,6 @@ def _received_entry(opening: Any, duplicate_of: str | None, at: datetime) -> Tim
               "urgency": opening.urgency.value, "reported_at": opening.reported_at.isoformat()}
     if duplicate_of:
         detail["duplicate_of"] = duplicate_of
-    return TimelineEntry(at=at, event="received", actor=f"channel:{opening.channel.value}", detail=detail)
+    return TimelineEntry(at=at, event="received", actor=f"channel:{opening.channel.value}", detail=detail,
+                         key="0001:received")
 

@@ -59,17 +59,19 @@ def _event(event_id: int, kind: str, at: float, **attributes) -> HistoryEvent:
 
 
 def test_deadline_path_splits_the_lag():
+    arming = _event(4, "WORKFLOW_TASK_STARTED", 97.0)
     started = _event(5, "TIMER_STARTED", 100.0)
     started.timer_started_event_attributes.start_to_fire_timeout.FromSeconds(60)
     other = _event(6, "TIMER_STARTED", 100.0)
     other.timer_started_event_attributes.start_to_fire_timeout.FromSeconds(3600)
     fired = _event(7, "TIMER_FIRED", 160.25)
     fired.timer_fired_event_attributes.started_event_id = 5
-    events = [started, other, fired, _event(8, "WORKFLOW_TASK_SCHEDULED", 160.25),
+    events = [arming, started, other, fired, _event(8, "WORKFLOW_TASK_SCHEDULED", 160.25),
               _event(9, "WORKFLOW_TASK_STARTED", 160.5), _event(10, "WORKFLOW_TASK_COMPLETED", 161.0)]
     path = deadline_path(events, due=158.0)
     assert path is not None
     assert round(path["armed_late_s"], 3) == 2.0  # intended 160.0 for a deadline at 158.0
+    assert round(path["arming_task_ran_s"], 3) == 3.0  # the task that armed it ran from 97.0 to 100.0
     assert round(path["fired_late_s"], 3) == 0.25
     assert round(path["task_waited_s"], 3) == 0.25 and round(path["task_ran_s"], 3) == 0.5
-    assert deadline_path(events[:2], due=158.0) is None
+    assert deadline_path(events[:3], due=158.0) is None
