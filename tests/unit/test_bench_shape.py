@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
-from bench.shape import Event, Segment, deadline_path, differences, shape_of, totals
+from bench.shape import Event, Segment, deadline_path, differences, payload_encodings, shape_of, totals
 
 LA = Event("MARKER_RECORDED", marker="core_local_activity")
 
@@ -75,3 +75,17 @@ def test_deadline_path_splits_the_lag():
     assert round(path["fired_late_s"], 3) == 0.25
     assert round(path["task_waited_s"], 3) == 0.25 and round(path["task_ran_s"], 3) == 0.5
     assert deadline_path(events[:3], due=158.0) is None
+
+
+def test_payload_encodings_counts_every_payload_by_its_encoding():
+    started = _event(1, "WORKFLOW_EXECUTION_STARTED", 1.0)
+    attributes = started.workflow_execution_started_event_attributes
+    attributes.input.payloads.add(metadata={"encoding": b"binary/encrypted"}, data=b"sealed")
+    attributes.header.fields["trace"].metadata["encoding"] = b"binary/encrypted"  # a map of messages
+    attributes.search_attributes.indexed_fields["Status"].metadata["encoding"] = b"json/plain"
+    attributes.memo.fields["raw"].data = b"no encoding"
+    update = _event(2, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED", 2.0)
+    update.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads.add(
+        metadata={"encoding": b"binary/encrypted"})
+    assert payload_encodings([started, update]) == {"?": 1, "binary/encrypted": 3, "json/plain": 1}
+    assert payload_encodings([_event(3, "TIMER_FIRED", 3.0)]) == {}

@@ -98,6 +98,8 @@ def test_profile_summary_by_component_and_project_function():
     ("_run_code (temporalio/worker/workflow_sandbox/_runner.py)", "temporalio sandbox"),
     ("_call_with_frames_removed (<frozen importlib._bootstrap>)", "imports (the sandbox loads modules per case)"),
     ("fetch (asyncpg/connection.py)", "asyncpg"),
+    ("encrypt (casework/codec.py)", "payload codec"),
+    ("encrypt (cryptography/hazmat/primitives/ciphers/aead.py)", "payload codec"),
     ("mystery", "other"),
 ])
 def test_component(frame, expected):
