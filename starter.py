@@ -23,13 +23,15 @@ import asyncpg
 from temporalio.client import Client
 
 from activities.store import Store, open_store
+from activities.store.roles import DatabaseRoles
 from activities.store.roster import UnknownOfficer
-from casework import cases, cli, logs, tokens_cli
+from casework import cases, cli, logs, reconcile_cli, tokens_cli
 from casework.cli import BAD_INPUT, NOT_FOUND, REFUSED, UNREACHABLE, CliError
 from casework.demo import demo_complaints
-from casework.intake import IntakeFailed, intake_schema, parse_intake, submit
+from casework.intake import IntakeError, IntakeFailed, intake_schema, parse_intake, submit
+from casework.keys import KeyringError
 from casework.runtime import temporal_client
-from referral import reference
+from referral import i18n, reference, reports
 from referral.config import Settings
 from referral.models import Actor
 
@@ -38,22 +40,64 @@ def _print(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, default=str))
 
 
+def _texts(settings: Settings) -> i18n.Translator:
+    """What people read, in REFERRAL_LANGUAGE (Bahasa Indonesia by default); JSON output stays as it is."""
+    return i18n.translator(i18n.normalize(settings.language))
+
+
+# `list` as a table: column -> heading.
+LIST_COLUMNS = {
+    "complaint_id": i18n.N_("case"), "status": i18n.N_("status"), "kecamatan": i18n.N_("kecamatan"),
+    "category": i18n.N_("category"), "pendamping_id": i18n.N_("pendamping"),
+    "escalation_level": i18n.N_("escalation"), "sla_breached": i18n.N_("late"),
+    "next_deadline": i18n.N_("next deadline"),
+}
+
+
+def _list_cell(row: dict, column: str, tr: i18n.Translator, offset_minutes: int) -> str:
+    value = row.get(column)
+    if value is None:
+        return ""
+    if column == "status":
+        return tr.label(i18n.STATUS, value)
+    if column == "sla_breached":
+        return tr.gettext("yes") if value else ""
+    if column == "next_deadline":
+        return tr.moment(value, offset_minutes)
+    return str(value)
+
+
+def _holds_keys(settings: Settings) -> bool:
+    """An operator on the server holds the payload keys (as the worker and the API do); an officer's tool
+    does not, and then reads only what stays in clear (lists, summaries) - officers use the page or the API."""
+    return bool(settings.keys_file or os.environ.get("REFERRAL_KEYS")) or settings.dev_stack_running()
+
+
 async def _client(settings: Settings) -> Client:
     try:
-        return await temporal_client(settings)
+        return await temporal_client(settings, codec=_holds_keys(settings))
+    except KeyringError as exc:  # e.g. the public development keys outside `worker.py --dev`
+        raise CliError(BAD_INPUT, "keys_refused", detail=str(exc)) from None
     except RuntimeError as exc:  # Client.connect reports every connection failure as a RuntimeError
         raise CliError(UNREACHABLE, "temporal_unreachable", address=settings.temporal_address) from exc
 
 
 @asynccontextmanager
-async def _store(settings: Settings, prepare: bool = False) -> AsyncIterator[Store]:
-    """The data layer, with a connection failure told as one line that names the server."""
-    url = settings.database_url
+async def _store(settings: Settings, prepare: bool = False, admin: bool = False) -> AsyncIterator[Store]:
+    """The data layer, with a connection failure told as one line that names the server. `admin`: the command
+    changes the roster, which only the owner role may (DATABASE_ADMIN_URL when set; activities/store/roles.py)."""
+    owner_url = settings.database_admin_url if admin else None
+    url = owner_url or settings.database_url
     if not url:
         raise CliError(BAD_INPUT, "database_url_missing")
+    roles = DatabaseRoles.from_env() if owner_url else None
     try:
-        async with open_store(url, prepare=prepare, roster_file=settings.roster_file) as store:
+        async with open_store(url, prepare=prepare, roster_file=settings.roster_file, roles=roles) as store:
             yield store
+    except asyncpg.InsufficientPrivilegeError as exc:
+        if not admin:
+            raise
+        raise CliError(REFUSED, "owner_role_needed", detail=str(exc)) from None
     except Exception as exc:
         if cli.is_network_error(exc):
             raise cli.postgres_unreachable(url, exc) from exc
@@ -68,22 +112,36 @@ async def _officer(store: Store, officer_id: str) -> Actor:
     return Actor(id=officer.officer_id, role=officer.role, bidang=officer.bidang)
 
 
-def _key_for_sealing(settings: Settings) -> str:
-    """The public development key seals nothing outside `worker.py --dev` (the worker refuses it too)."""
-    if settings.uses_dev_key() and not settings.dev_stack_running():
-        raise CliError(BAD_INPUT, "dev_key")
-    return settings.pii_key
-
-
 async def cmd_submit(args, settings: Settings) -> int:
-    intake = parse_intake(cli.read_text(args.file))  # before any connection: bad input starts nothing
-    _key_for_sealing(settings)
-    try:
-        submitted = await submit(await _client(settings), intake, settings.task_queue, settings.pii_key)
-    except IntakeFailed as failed:
-        raise CliError(REFUSED, "intake_failed", detail=str(failed)) from failed
-    _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
-    return 0
+    """One file, or many (a Puskesos export): every file is checked before anything is sent."""
+    if len(args.files) == 1:
+        intakes = [parse_intake(cli.read_text(args.files[0]))]  # before any connection: bad input starts nothing
+    else:
+        intakes = _parse_many(args.files)
+    client = await _client(settings)
+    for path, intake in zip(args.files, intakes):
+        if intake is None:
+            continue
+        try:
+            submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
+        except IntakeFailed as failed:
+            raise CliError(REFUSED, "intake_failed", detail=str(failed)) from failed
+        _print({"file": path, **submitted.model_dump(include={"complaint_id", "workflow_id", "status"})}
+               if len(args.files) > 1 else submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
+    return BAD_INPUT if None in intakes else 0
+
+
+def _parse_many(paths: list[str]) -> list:
+    """Each file's intake, or None after printing its problems (one line each, the file named)."""
+    intakes = []
+    for path in paths:
+        try:
+            intakes.append(parse_intake(cli.read_text(path)))
+        except IntakeError as err:
+            for problem in err.problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            intakes.append(None)
+    return intakes
 
 
 async def cmd_status(args, settings: Settings) -> int:
@@ -98,7 +156,11 @@ async def cmd_status(args, settings: Settings) -> int:
 async def cmd_act(args, settings: Settings) -> int:
     model = cases.ACTIONS[args.action]
     fields = {"note": args.note, "category": args.category, "plan": args.plan, "outcome": args.outcome,
-              "reason": args.reason, "duplicate_of": args.duplicate_of, "clock": args.clock, "by": args.by}
+              "reason": args.reason, "duplicate_of": args.duplicate_of, "clock": args.clock, "by": args.by,
+              "programme": args.programme, "meeting_date": args.meeting_date, "partner": args.partner,
+              "forwarded_to": args.forwarded_to}
+    if args.refer_to:  # refer_partner: PARTNER=need, repeatable
+        fields["partners"] = [dict(zip(("partner", "need"), item.split("=", 1))) for item in args.refer_to]
     if args.needs_investigation:
         fields["needs_investigation"] = True
     if args.not_verified:
@@ -108,8 +170,6 @@ async def cmd_act(args, settings: Settings) -> int:
         if args.to and "to" in model.model_fields:
             fields["to"] = await _officer(store, args.to)
     request = model.model_validate({k: v for k, v in fields.items() if v is not None and k in model.model_fields})
-    if any(getattr(request, name, None) for name in request.FREE_TEXT):
-        _key_for_sealing(settings)
     try:
         summary = await cases.act(await _client(settings), args.complaint_id, args.action, request,
                                   settings.pii_key, args.request_id)
@@ -132,24 +192,26 @@ async def cmd_list(args, settings: Settings) -> int:
     if args.json or not sys.stdout.isatty():
         _print(rows)
         return 0
-    columns = ["complaint_id", "status", "kecamatan", "category", "pendamping_id", "escalation_level",
-               "sla_breached", "next_deadline"]
-    cell = lambda row, c: "" if row.get(c) is None else str(row[c])  # noqa: E731
-    widths = {c: max([len(c)] + [len(cell(r, c)) for r in rows]) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
+    tr = _texts(settings)
+    heads = {c: tr.gettext(m) for c, m in LIST_COLUMNS.items()}
+    cell = lambda row, c: _list_cell(row, c, tr, settings.utc_offset_minutes)  # noqa: E731
+    widths = {c: max([len(heads[c])] + [len(cell(r, c)) for r in rows]) for c in heads}
+    print("  ".join(heads[c].ljust(widths[c]) for c in heads).rstrip())
     for row in rows:
-        print("  ".join(cell(row, c).ljust(widths[c]) for c in columns))
-    print(f"{len(rows)} case(s) · query: {query}", file=sys.stderr)
+        print("  ".join(cell(row, c).ljust(widths[c]) for c in heads).rstrip())
+    print(tr.ngettext("{n} case · query: {query}", "{n} cases · query: {query}", len(rows), query=query),
+          file=sys.stderr)
     return 0
 
 
 async def cmd_demo(args, settings: Settings) -> int:
-    _key_for_sealing(settings)
     client = await _client(settings)
     for intake in demo_complaints():
         submitted = await submit(client, intake, settings.task_queue, settings.pii_key)
         _print(submitted.model_dump(include={"complaint_id", "workflow_id", "status"}))
-    print(f"open {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows to see them", file=sys.stderr)
+    print(_texts(settings).gettext("open {url} to see them",
+                                   url=f"{settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows"),
+          file=sys.stderr)
     return 0
 
 
@@ -176,31 +238,52 @@ async def cmd_report(args, settings: Settings) -> int:
 
 async def cmd_roster(args, settings: Settings) -> int:
     roster = reference.parse_roster(cli.read_text(args.file))
-    summary = f"{len(roster.pendamping())} pendamping cover {len(roster.coverage)} villages"
+    tr = _texts(settings)
+    summary = tr.gettext("{pendamping} pendamping cover {villages} villages", pendamping=len(roster.pendamping()),
+                         villages=len(roster.coverage))
     if args.dry_run:
-        print(f"roster OK: {summary}")
+        print(tr.gettext("roster OK: {summary}", summary=summary))
         return 0
-    async with _store(settings, prepare=True) as store:
+    async with _store(settings, prepare=True, admin=True) as store:
         left = await store.roster.replace_roster(roster)
         moving = await store.roster.cases_of(left) if left else []
-    print(f"roster loaded: {summary}" + (f"; left the roster: {', '.join(left)}" if left else ""))
+    print(tr.gettext("roster loaded: {summary}", summary=summary)
+          + (tr.gettext("; left the roster: {officers}", officers=", ".join(left)) if left else ""))
     if moving:
         moved = await cases.announce_roster_change(
             await _client(settings), moving, left,
-            progress=lambda n, wf_id: print(f"  cases moved: {n} ({wf_id})", file=sys.stderr) if n % 25 == 0 else None,
+            progress=lambda n, wf_id: print("  " + tr.gettext("cases moved: {n} ({workflow})", n=n, workflow=wf_id),
+                                            file=sys.stderr) if n % 25 == 0 else None,
         )
-        print(f"{moved} of {len(moving)} open case(s) of officers who left went to who covers their village now")
+        print(tr.ngettext("{moved} of {n} open case of officers who left went to who covers its village now",
+                          "{moved} of {n} open cases of officers who left went to who covers their village now",
+                          len(moving), moved=moved))
     return 0
+
+
+async def cmd_calendar(args, settings: Settings) -> int:
+    """Every open case takes the calendar now in force (new closures, a new SKB), recorded on each case."""
+    async with _store(settings) as store:
+        actor = await _officer(store, args.actor)
+    tr = _texts(settings)
+    asked, moved = await cases.announce_calendar(
+        await _client(settings), cases.ACTIONS["change_calendar"](actor=actor),
+        progress=lambda n, wf_id: print("  " + tr.gettext("cases checked: {n} ({workflow})", n=n, workflow=wf_id),
+                                        file=sys.stderr) if n % 25 == 0 else None)
+    print(tr.ngettext("{moved} of {n} open case checked against the calendar now in force",
+                      "{moved} of {n} open cases checked against the calendar now in force", asked, moved=moved))
+    return 0 if moved == asked else 1
 
 
 async def cmd_leave(args, settings: Settings) -> int:
     cli.check_order("starts_on", args.starts_on, "ends_on", args.ends_on)
-    async with _store(settings, prepare=True) as store:
+    async with _store(settings, prepare=True, admin=True) as store:
         try:
             await store.roster.add_leave(args.officer_id, args.starts_on, args.ends_on, args.reason or "")
         except (UnknownOfficer, asyncpg.ForeignKeyViolationError):  # the latter: removed while we looked
             raise CliError(NOT_FOUND, "officer_not_found", id=args.officer_id) from None
-    print(f"{args.officer_id} on leave {args.starts_on}..{args.ends_on}: new cases go to a backup")
+    print(_texts(settings).gettext("{officer} on leave {start}..{end}: new cases go to a backup",
+                                   officer=args.officer_id, start=args.starts_on, end=args.ends_on))
     return 0
 
 
@@ -216,8 +299,8 @@ def parser() -> cli.Parser:
         s.set_defaults(run=run)
         return s
 
-    s = command("submit", cmd_submit, "submit a JSON complaint (- for stdin)")
-    s.add_argument("file")
+    s = command("submit", cmd_submit, "submit JSON complaints (- for stdin); with several files, one line each")
+    s.add_argument("files", nargs="+", metavar="file")
 
     s = command("status", cmd_status, "a case's state and timeline as JSON")
     s.add_argument("complaint_id")
@@ -235,6 +318,12 @@ def parser() -> cli.Parser:
     s.add_argument("--reason", help="reject: out_of_area|duplicate|not_ppks; pause/extend: why")
     s.add_argument("--duplicate-of", help="reject: the original complaint id")
     s.add_argument("--to", help="reassign: the new pendamping id")
+    s.add_argument("--programme", help="resolve/close assistance_given: PKH, BPNT, PBI_JKN, ATENSI, DAERAH")
+    s.add_argument("--meeting-date", help="resolve/close proposed_to_register: the Musdes/Muskel date")
+    s.add_argument("--partner", help="resolve/close served_by_partner: the partner office code")
+    s.add_argument("--forwarded-to", help="reject bukan_wewenang: the authority the case went to")
+    s.add_argument("--refer-to", action="append", metavar="PARTNER=NEED",
+                   help="refer_partner: a partner office and what it is asked to do (repeat for several)")
     s.add_argument("--clock", help="extend: acknowledgement|verification|follow_up_plan|completion")
     s.add_argument("--by", help="extend: e.g. '2 working_days'")
     s.add_argument("--request-id", help="your id for this action: retrying with it never applies it twice")
@@ -255,7 +344,8 @@ def parser() -> cli.Parser:
     s = command("report", cmd_report, "SLA and caseload report from Postgres")
     s.add_argument("--from", dest="date_from", type=cli.iso_date, required=True)
     s.add_argument("--to", dest="date_to", type=cli.iso_date, required=True)
-    s.add_argument("--by", choices=["kecamatan", "village", "pendamping", "bidang", "category"], default="kecamatan")
+    s.add_argument("--by", choices=list(reports.GROUPINGS), default="kecamatan",
+                   help="condition: a case with several conditions counts under each")
     s.add_argument("--format", choices=["table", "csv", "json", "png"], default="table")
     s.add_argument("--output", help="file for png (default report-FROM-TO.png)")
 
@@ -265,6 +355,11 @@ def parser() -> cli.Parser:
     s.add_argument("--dry-run", action="store_true", help="only validate")
 
     tokens_cli.add_parser(sub)
+    reconcile_cli.add_parser(sub)
+
+    s = command("calendar", cmd_calendar, "send every open case the calendar now in force")
+    s.add_argument("op", choices=["refresh"])
+    s.add_argument("--actor", required=True, help="the supervisor who orders it, e.g. KADIS")
 
     s = command("leave", cmd_leave, "record a pendamping's leave: new cases go to a backup")
     s.add_argument("officer_id")

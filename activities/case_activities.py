@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date
-from importlib import resources
-from pathlib import Path
+from datetime import date, datetime, timezone
 
 import structlog
 from temporalio import activity
@@ -20,30 +18,28 @@ from activities.store import Store
 from activities.store.cases import Message
 from casework import metrics
 from referral import notices, reference
-from referral.case import CaseSetup, CategoryRef, VillageRef
+from referral.case import CaseSetup
 from referral.config import Settings
-from referral.holiday_source import build_calendar
-from referral.intake import PersonalData, intake_warnings
+from referral.setup import calendar_for, case_setup, load_policy
+from referral.intake import PersonalData, check_nik, intake_warnings
 from referral.records import (
-    CASE_SETUP, CHOOSE_PENDAMPING, LOAD_POLICY, OPEN_CASE, RECORD_EVENT, AssignRequest, Assignment, CaseEvent,
-    OpenCaseRequest, OpenedCase, PolicyRequest, PolicyResult, Recorded, SetupRequest, SetupResult,
+    CASE_CALENDAR, CASE_SETUP, CHOOSE_PENDAMPING, LOAD_POLICY, OPEN_CASE, RECORD_EVENT, RECORD_REFERRAL, AssignRequest,
+    Assignment, CalendarRequest, CalendarResult, CaseEvent, OpenCaseRequest, OpenedCase, PolicyRequest, PolicyResult,
+    Recorded, ReferralEvent, ReferralRecorded, SetupRequest, SetupResult,
 )
-from referral.sealing import unseal, unseal_values
-from referral.sla import SlaPolicy
+from referral.sealing import is_sealed, unseal, unseal_values
 
 log = structlog.get_logger(__name__)
 
 
-def load_policy(path: str | None) -> SlaPolicy:
-    text = (Path(path).read_text(encoding="utf-8") if path
-            else resources.files("referral.data").joinpath("sla_policy.json").read_text(encoding="utf-8"))
-    return SlaPolicy.model_validate_json(text)
-
-
-def subject_key(nik: str | None, name: str, birth_date: date | None, secret: str) -> str:
-    """A keyed hash that finds the same person again without storing a searchable NIK."""
-    basis = f"nik:{nik}" if nik else f"name:{' '.join(name.lower().split())}|{birth_date}"
-    return hmac.new(secret.encode(), basis.encode(), hashlib.sha256).hexdigest()
+def subject_key(nik: str | None, name: str, birth_date: date | None, secret: bytes | str,
+                village_code: str = "") -> str:
+    """A keyed hash that finds the same person again without storing a searchable NIK: by NIK, or by name,
+    birth date and village when there is none. The secret is the keyring's hash key
+    (activities.envelope.subject_hash_key); REFERRAL_HASH_SALT only finds cases hashed with it before."""
+    basis = f"nik:{nik}" if nik else f"name:{' '.join(name.lower().split())}|{birth_date}|{village_code}"
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, basis.encode(), hashlib.sha256).hexdigest()
 
 
 class CaseActivities:
@@ -51,20 +47,19 @@ class CaseActivities:
         self.store = store
         self.settings = settings
 
+    def calendar_for(self, first_year: int):
+        return calendar_for(self.settings, first_year)
+
     def setup_for(self, village_code: str, reported_on: date) -> CaseSetup:
-        """The policy, calendar, village and categories a case runs under; recorded in its history."""
-        s = self.settings
-        village = reference.villages()[village_code]
-        return CaseSetup(
-            policy=load_policy(s.sla_policy_file),
-            calendar=build_calendar(reported_on.year, closures_file=s.closures_file, office_hours=s.office_hours,
-                                    utc_offset_minutes=s.utc_offset_minutes),
-            village=VillageRef(code=village.code, name=village.name, kind=village.kind, kecamatan=village.kecamatan),
-            categories={c.code: CategoryRef(code=c.code, name=c.name, bidang=c.bidang)
-                        for c in reference.categories().values()},
-            bidang_names=reference.bidang_names(),
-            language=s.language,
-        )
+        """The policy, calendar, village and catalogues a case runs under; recorded in its history."""
+        return case_setup(self.settings, village_code, reported_on)
+
+    def subject_keys(self, nik: str | None, name: str, birth_date: date | None,
+                     village_code: str) -> tuple[str, list[str]]:
+        """The person's hash keyed from the keyring, and the older salted hash (REFERRAL_HASH_SALT) that cases
+        opened before still carry, so a duplicate among them is still found."""
+        keyed = subject_key(nik, name, birth_date, self.store.cases.keys.hash_key(), village_code)
+        return keyed, [subject_key(nik, name, birth_date, self.settings.hash_salt, village_code)]
 
     def personal_data(self, request: OpenCaseRequest) -> PersonalData:
         """The intake's personal data; data that does not validate is a permanent failure (needs attention)."""
@@ -90,24 +85,30 @@ class CaseActivities:
         """The intake: the row and its 'received' event (once), an open case of the same person, who takes it."""
         opening = request.opening
         personal = self.personal_data(request)
-        key = subject_key(personal.subject.nik, personal.subject.name, personal.subject.birth_date,
-                          self.settings.hash_salt)
+        key, older = self.subject_keys(personal.subject.nik, personal.subject.name, personal.subject.birth_date,
+                                       opening.village_code)
         warnings = intake_warnings(personal)
         village = reference.villages()[opening.village_code]
         written = await self.store.cases.record_intake(
             request, personal, key, kecamatan=village.kecamatan,
-            bidang=reference.categories()[opening.category].bidang, warnings=warnings)
+            bidang=reference.categories()[opening.category].bidang, warnings=warnings, also_match=older)
+        if written.joined_to:
+            log.info("report joined an open case", complaint_id=written.joined_to)
+            return OpenedCase(complaint_id=written.complaint_id, joined_to=written.joined_to,
+                              joined_workflow_id=written.joined_workflow_id, joined_key=written.joined_key,
+                              finished_at=datetime.now(timezone.utc))
         assignment = await self.store.roster.choose_pendamping(opening.village_code, request.assign_on, exclude=[])
         if written.new:
             metrics.observe_event("received", {}, village.kecamatan, opening.category)
-        log.info("intake recorded", complaint_id=written.complaint_id, duplicate=written.duplicate_of is not None)
-        return OpenedCase(complaint_id=written.complaint_id, duplicate_of=written.duplicate_of,
-                          assignment=assignment, events=[written.received], warnings=warnings)
+        log.info("intake recorded", complaint_id=written.complaint_id, repeat_of=written.previous_case)
+        return OpenedCase(complaint_id=written.complaint_id, previous_case=written.previous_case,
+                          assignment=assignment, events=[written.received], warnings=warnings,
+                          finished_at=datetime.now(timezone.utc))
 
     @activity.defn(name=RECORD_EVENT)
     @sorted_errors
     async def record_event(self, event: CaseEvent) -> Recorded:
-        # The audit trail in Postgres keeps officers' notes readable; Temporal keeps them sealed.
+        # Opened here, encrypted again under the case's data key by the store (erasable); Temporal keeps them sealed.
         try:
             event = event.model_copy(update={"detail": unseal_values(event.detail, self.settings.pii_key)})
         except Exception:
@@ -117,12 +118,41 @@ class CaseActivities:
         if recorded.new:  # a retried activity is not counted twice
             metrics.observe_event(event.event, event.detail, event.kecamatan, event.opening.category)
         log.info("case event", complaint_id=event.complaint_id, case_event=event.event, key=event.key, new=recorded.new)
-        return recorded
+        return recorded.model_copy(update={"finished_at": datetime.now(timezone.utc)})
 
-    def message(self, notice, event: CaseEvent) -> Message:
+    def message(self, notice, event: CaseEvent | ReferralEvent) -> Message:
         url = f"{self.settings.public_url.rstrip('/')}/kasus/{event.complaint_id}"
-        subject, body = notices.render(notice, event.context, url)
+        category = reference.categories().get(event.context.category)
+        subject, body = notices.render(notice, event.context, url, hide_category=bool(category and category.sensitive))
         return Message(recipient=notice.recipient, subject=subject, body=body, not_before=notice.not_before)
+
+    @activity.defn(name=RECORD_REFERRAL)
+    @sorted_errors
+    async def record_referral(self, event: ReferralEvent) -> ReferralRecorded:
+        """A sub-case's step; a NIK registration's NIK goes into the case's subject and the duplicate check runs
+        again with it."""
+        try:
+            event = event.model_copy(update={"detail": unseal_values(event.detail, self.settings.pii_key)})
+            # The NIK travels in the codec's encrypted payload; a 0.1 door sealed it as well.
+            nik = unseal(event.nik, self.settings.pii_key)["text"] if is_sealed(event.nik) else event.nik
+        except Exception:
+            raise SealedDataError("a referral's text does not open under this worker's key") from None
+        duplicate_of = None
+        if nik:
+            duplicate_of = await self._record_nik(event.complaint_id, check_nik(nik))
+        messages = [self.message(n, event) for n in event.notices] if event.context else []
+        new, recipients = await self.store.referrals.record(event, messages)
+        log.info("referral event", complaint_id=event.complaint_id, n=event.n, referral_event=event.event, new=new)
+        return ReferralRecorded(new=new, recipients=recipients, nik_recorded=bool(nik), duplicate_of=duplicate_of)
+
+    async def _record_nik(self, complaint_id: str, nik: str) -> str | None:
+        case = await self.store.referrals.subject(complaint_id)
+        if case is None:
+            raise LookupError(f"case {complaint_id} has no row")
+        subject = case["subject"] or {}
+        birth = date.fromisoformat(subject["birth_date"]) if subject.get("birth_date") else None
+        key, older = self.subject_keys(nik, subject.get("name", ""), birth, case["village_code"])
+        return await self.store.referrals.record_nik(complaint_id, nik, key, case["category"], also_match=older)
 
     @activity.defn(name=CHOOSE_PENDAMPING)
     @sorted_errors
@@ -134,9 +164,16 @@ class CaseActivities:
     async def load_policy(self, request: PolicyRequest) -> PolicyResult:
         return PolicyResult(policy=load_policy(self.settings.sla_policy_file))
 
+    @activity.defn(name=CASE_CALENDAR)
+    @sorted_errors
+    async def case_calendar(self, request: CalendarRequest) -> CalendarResult:
+        """The calendar now in force for the years a case spans (after new closures or a new SKB)."""
+        return CalendarResult(calendar=self.calendar_for(request.first_year))
+
     def all(self) -> list:
-        return [self.case_setup, self.open_case, self.record_event, self.choose_pendamping, self.load_policy]
+        return [self.case_setup, self.open_case, self.record_event, self.choose_pendamping, self.load_policy,
+                self.case_calendar, self.record_referral]
 
 
 
-__all__ = ["CaseActivities", "load_policy", "subject_key"]
+__all__ = ["CaseActivities", "load_policy", "subject_key"]  # load_policy re-exported for older callers

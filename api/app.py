@@ -26,9 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.case_activities import load_policy
+from referral.setup import load_policy
 from activities.store import Store
-from api import routes_actions, routes_case_page, routes_complaints, routes_me, routes_pages, routes_person
+from api import (
+    routes_actions, routes_case_page, routes_complaints, routes_me, routes_pages, routes_person, routes_referrals,
+)
+from api import routes_codec
 from api.auth import Authenticator
 from api.limits import RateLimiter, RequestIdMiddleware, RequestSizeLimitMiddleware
 from api.pages import STATIC_DIR, build_templates, render
@@ -56,9 +59,11 @@ def create_app(settings: ApiSettings, store: Store, client: Client, config: Sett
     app.state.door = door
     app.state.authenticator = Authenticator(door.access, settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    app.state.templates = build_templates(config.utc_offset_minutes)
-    for module in (routes_complaints, routes_person, routes_actions, routes_me, routes_pages, routes_case_page):
+    app.state.templates = build_templates(config.utc_offset_minutes, settings.language)
+    for module in (routes_complaints, routes_person, routes_actions, routes_referrals, routes_me, routes_pages,
+                   routes_case_page):
         app.include_router(module.router)
+    routes_codec.install(app, config)  # the Web UI's codec server at /codec, with CORS for REFERRAL_UI_URL
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     install_error_answers(app)
     # Each one added wraps the ones before: the request id is outermost, so every log line carries it.

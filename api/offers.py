@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from referral import reference
+from referral.setup import catalogues, village_ref
 from referral.actions import RULES, refusal
 from referral.calendar import WorkingCalendar
 from referral.case import Attention, CaseSetup, CaseState, CategoryRef, VillageRef
 from referral.intake import CaseOpening, Channel
 from referral.models import (
-    FINISHED_STATUSES, Action, Actor, Assessment, CaseView, Extension, Outcome, PauseRequest, Reassignment,
+    FINISHED_STATUSES, Action, Actor, Assessment, CaseView, Extension, PartnerNeed, PartnerReferralRequest, PauseRequest, Reassignment,
     Referral, Rejection, RejectReason, Resolution, Status,
 )
 from referral.sla import CaseClocks, Clock, ClockName, Duration, Pause, SlaPolicy
@@ -30,10 +31,9 @@ SOMEONE_ELSE = Actor(id="pendamping-lain", role="pendamping")
 def form_setup(policy: SlaPolicy, calendar: WorkingCalendar, view: CaseView) -> CaseSetup:
     """What a case's own set-up would hold, from the policy in force and a current calendar."""
     known = reference.villages().get(view.village_code)
-    village = (VillageRef(code=known.code, name=known.name, kind=known.kind, kecamatan=known.kecamatan) if known
+    village = (village_ref(view.village_code) if known
                else VillageRef(code=view.village_code, name=view.village, kind="desa", kecamatan=view.kecamatan))
-    categories = {c.code: CategoryRef(code=c.code, name=c.name, bidang=c.bidang) for c in reference.categories().values()}
-    return CaseSetup(policy=policy, calendar=calendar, village=village, categories=categories)
+    return CaseSetup(policy=policy, calendar=calendar, village=village, **catalogues(policy))
 
 
 def clock_axis(setup: CaseSetup, view: CaseView, name: ClockName) -> str:
@@ -75,6 +75,7 @@ def case_state(view: CaseView, setup: CaseSetup, now: datetime) -> CaseState:
         escalation_level=view.escalation_level, duplicate_of=view.duplicate_of, outcome=view.outcome,
         attention=attention, clocks=rebuilt_clocks(view, setup, now), setup=setup,
         finished_at=finished_at(view), ready=view.status != Status.RECEIVED,
+        has_nik=view.has_nik, referrals=list(view.referrals), previous_case=view.previous_case,
     )
 
 
@@ -85,7 +86,11 @@ def typical_request(name: str, actor: Actor, case: CaseState) -> Action:
     if name == "refer":
         return Referral(actor=actor, plan="rencana tindak lanjut")
     if name == "resolve":
-        return Resolution(actor=actor, outcome=Outcome.SERVICE_PROVIDED)
+        return Resolution(actor=actor, outcome="not_eligible")  # an outcome that needs nothing more
+    if name == "refer_partner":
+        taken = {r.partner for r in case.open_referrals()}
+        free = next((code for code in case.setup.partners if code not in taken), "DINKES")
+        return PartnerReferralRequest(actor=actor, partners=[PartnerNeed(partner=free, need="rujukan")])
     if name == "reject":
         return Rejection(actor=actor, reason=RejectReason.NOT_PPKS)
     if name == "reassign":
@@ -107,4 +112,9 @@ def offered_actions(view: CaseView, actor: Actor, setup: CaseSetup, now: datetim
     `setup` is the policy in force and a calendar (`form_setup`): the extension and reopen checks run
     against them as the workflow runs them against the case's own."""
     case = case_state(view, setup, now)
-    return [name for name in RULES if refusal(name, case, typical_request(name, actor, case), now) is None]
+    return [name for name in RULES if name not in NOT_ON_THE_PAGE
+            and refusal(name, case, typical_request(name, actor, case), now) is None]
+
+
+# Operator commands, not a form on one case: `starter.py calendar refresh` sends every open case the calendar.
+NOT_ON_THE_PAGE = ("change_calendar",)

@@ -1,85 +1,69 @@
-"""The worklist pages' presentation: templates, Indonesian labels, office-time formatting, responses.
+"""The worklist pages' presentation: templates, labels, office-time formatting, responses.
 
-Everything an officer reads here is in Bahasa Indonesia; codes (status, actions, events, clocks)
-get their label from the tables below and fall back to the code itself. Times are shown in the
-office's zone (WITA by default, REFERRAL_UTC_OFFSET_MINUTES).
+Everything an officer reads here is in Bahasa Indonesia by default (REFERRAL_LANGUAGE=en for English):
+the templates use Jinja2's i18n extension over the project's gettext catalogs (referral/locale); codes
+(status, actions, events, clocks) get their label from the tables below or referral.i18n and fall back
+to the code itself. Times are shown in the office's zone (WITA by default, REFERRAL_UTC_OFFSET_MINUTES).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from referral import reference
+from referral import i18n, reference
+from referral.i18n import CLOCK_STATES, CLOCKS, EVENTS, N_, STATUS, URGENCY
+from referral.reports import outcome_catalogue, outcome_label
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
-ZONE_NAMES = {420: "WIB", 480: "WITA", 540: "WIT"}
+ZONE_NAMES = i18n.ZONE_NAMES
 
-STATUS = {
-    "received": "Diterima", "assigned": "Ditugaskan", "acknowledged": "Dikonfirmasi", "assessed": "Diasesmen",
-    "referred": "Dirujuk", "resolved": "Ditangani", "closed": "Ditutup", "rejected": "Ditolak",
-}
 ACTIONS = {
-    "acknowledge": "Konfirmasi penerimaan kasus", "assess": "Catat hasil asesmen", "refer": "Rujuk ke bidang",
-    "resolve": "Nyatakan selesai ditangani", "close": "Tutup kasus", "reject": "Tolak kasus",
-    "reassign": "Alihkan ke pendamping lain", "reopen": "Buka kembali kasus", "pause": "Tunda (hentikan jam SLA)",
-    "resume": "Lanjutkan jam SLA", "extend": "Perpanjang tenggat", "change_policy": "Terapkan kebijakan SLA terbaru",
-    "retry": "Ulangi langkah yang gagal",
+    "acknowledge": N_("Acknowledge the case"), "assess": N_("Record the assessment"),
+    "refer": N_("Refer to the bidang"), "refer_partner": N_("Refer to partner offices"), "resolve": N_("Declare the case resolved"), "close": N_("Close the case"),
+    "reject": N_("Reject the case"), "reassign": N_("Hand to another pendamping"), "reopen": N_("Reopen the case"),
+    "pause": N_("Pause (stop the SLA clocks)"), "resume": N_("Resume the SLA clocks"),
+    "extend": N_("Extend a deadline"), "change_policy": N_("Apply the newest SLA policy"),
+    "change_calendar": N_("Apply the working-day calendar now in force"), "retry": N_("Retry the failed step"),
 }
-EVENTS = {
-    "received": "Pengaduan diterima", "assigned": "Ditugaskan ke pendamping", "acknowledged": "Kasus dikonfirmasi",
-    "assessed": "Asesmen dicatat", "referred": "Dirujuk ke bidang", "resolved": "Selesai ditangani",
-    "closed": "Kasus ditutup", "rejected": "Kasus ditolak", "reassigned": "Dialihkan ke pendamping lain",
-    "reopened": "Kasus dibuka kembali", "paused": "Jam SLA ditunda", "resumed": "Jam SLA dilanjutkan",
-    "extended": "Tenggat diperpanjang", "policy_changed": "Kebijakan SLA diganti", "retried": "Langkah diulang",
-    "sla_warning": "Peringatan tenggat", "sla_escalated": "Tenggat terlewati: eskalasi",
-    "needs_attention": "Perlu perhatian",
-}
-CLOCKS = {
-    "acknowledgement": "Konfirmasi", "verification": "Verifikasi (kunjungan lapangan)",
-    "follow_up_plan": "Rencana tindak lanjut", "completion": "Penyelesaian", "overall": "Keseluruhan",
-}
-CLOCK_STATES = {"running": "berjalan", "paused": "ditunda", "stopped": "berhenti"}
-URGENCY = {"normal": "Biasa", "urgent": "Mendesak", "emergency": "Darurat"}
-OUTCOMES = {
-    "service_provided": "Layanan diberikan", "social_assistance": "Bantuan sosial", "referred_external":
-    "Dirujuk ke lembaga lain", "institutional_care": "Perawatan di panti/lembaga", "not_eligible": "Tidak memenuhi syarat",
-    "subject_unreachable": "Warga tidak dapat ditemui",
-}
-REJECT_REASONS = {"out_of_area": "Di luar wilayah", "duplicate": "Pengaduan ganda", "not_ppks": "Bukan PPKS"}
-UNITS = {"working_days": "hari kerja", "working_hours": "jam kerja", "calendar_days": "hari kalender",
-         "calendar_hours": "jam kalender"}
-SEX = {"male": "Laki-laki", "female": "Perempuan"}
-ROLES = {"pendamping": "Pendamping", "head_of_bidang": "Kepala bidang", "kepala_dinas": "Kepala dinas"}
-# Why a person's data is opened (UU PDP: every read names its purpose); the first is the default.
+REJECT_REASONS = {"out_of_area": N_("Outside the area"), "duplicate": N_("Duplicate complaint"),
+                  "not_ppks": N_("Not a PPKS case"), "not_verified": N_("Could not be verified"),
+                  "withdrawn": N_("Withdrawn by the reporter"),
+                  "bukan_wewenang": N_("Not this office's authority (forwarded)")}
+REFERRAL_STATES = {"sent": N_("Sent"), "accepted": N_("Accepted"), "overdue": N_("Overdue"), "done": N_("Done"),
+                   "refused": N_("Refused"), "withdrawn": N_("Withdrawn")}
+# How an answer an officer records reached the office (the referral API's `via`).
+ANSWER_WAYS = {"telepon": N_("by telephone"), "surat": N_("by letter"), "langsung": N_("in person")}
+UNITS = {"working_days": N_("working days"), "working_hours": N_("working hours"),
+         "calendar_days": N_("calendar days"), "calendar_hours": N_("calendar hours")}
+SEX = {"male": N_("Male"), "female": N_("Female")}
+ROLES = {"pendamping": N_("Pendamping"), "head_of_bidang": N_("Head of bidang"), "kepala_dinas": N_("Kepala dinas")}
+# Why a person's data is opened (UU PDP: every read names its purpose); the first is the default. Recorded
+# as written, so they stay in Bahasa Indonesia whatever the page's language.
 PURPOSES = ("kunjungan lapangan", "verifikasi data", "menyusun rujukan", "menghubungi pelapor",
             "menjawab pertanyaan warga")
-DETAIL_LABELS = {"note": "Catatan", "plan": "Rencana", "reason": "Alasan", "outcome": "Hasil", "category": "Kategori",
-                 "pendamping_id": "Pendamping", "clock": "Jam", "by": "Tambahan", "deadline": "Tenggat baru",
-                 "escalated_to": "Dieskalasi ke", "duplicate_of": "Duplikat dari", "status": "Status",
-                 "step": "Langkah", "problem": "Masalah"}
+DETAIL_LABELS = {"note": N_("Note"), "plan": N_("Plan"), "reason": N_("Reason"), "outcome": N_("Outcome"),
+                 "category": N_("Category"), "pendamping_id": N_("Pendamping"), "clock": N_("Clock"),
+                 "by": N_("Added"), "deadline": N_("New deadline"), "escalated_to": N_("Escalated to"),
+                 "duplicate_of": N_("Duplicate of"), "status": N_("Status"), "step": N_("Step"),
+                 "problem": N_("Problem")}
 
 
-def label(table: dict[str, str], code: Any) -> str:
-    return table.get(str(code), str(code).replace("_", " ")) if code is not None else "—"
+def label(table: dict[str, str], code: Any, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """A code's label in `language`; an unknown code reads as itself (underscores as spaces)."""
+    return i18n.translator(language).label(table, code)
 
 
-def office_time(at: datetime | str | None, offset_minutes: int = 480) -> str:
-    """'Rab, 25 Mar 2026 10.00 WITA' in the office's zone."""
-    if at is None or at == "":
-        return "—"
-    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
-    zone = timezone(timedelta(minutes=offset_minutes))
-    name = ZONE_NAMES.get(offset_minutes, f"UTC{offset_minutes / 60:+g}")
-    return f"{format_datetime(moment, 'EEE, d MMM y HH.mm', tzinfo=zone, locale='id')} {name}"
+def office_time(at: datetime | str | None, offset_minutes: int = 480, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """'Rab, 25 Mar 2026 10.00 WITA' in the office's zone (the one date format of the project)."""
+    return i18n.translator(language).moment(at, offset_minutes)
 
 
 def village_label(code: str | None) -> str:
@@ -96,36 +80,59 @@ def bidang_name(code: str | None) -> str:
     return reference.bidang_names().get(code or "", code or "—")
 
 
-def detail_lines(detail: dict[str, Any], offset_minutes: int) -> list[tuple[str, str]]:
+def outcomes(language: str = i18n.DEFAULT_LANGUAGE) -> dict[str, str]:
+    """The resolve form's choices: the outcome catalogue (referral/data/outcomes.csv), labelled."""
+    tr = i18n.translator(language)
+    codes = list(outcome_catalogue()) or list(i18n.OUTCOMES)
+    return {code: outcome_label(code, tr) for code in codes}
+
+
+def detail_lines(detail: dict[str, Any], offset_minutes: int,
+                 language: str = i18n.DEFAULT_LANGUAGE) -> list[tuple[str, str]]:
     """The parts of a timeline entry's detail an officer reads, labelled."""
+    tr = i18n.translator(language)
     lines = []
     for key, value in detail.items():
         if key not in DETAIL_LABELS or value in (None, "", [], {}):
             continue
         if key == "outcome":
-            value = label(OUTCOMES, value)
+            value = outcome_label(value, tr)
         elif key == "clock":
-            value = label(CLOCKS, value)
+            value = tr.label(CLOCKS, value)
         elif key == "category":
             value = category_name(value)
         elif key == "deadline":
-            value = office_time(value, offset_minutes)
-        lines.append((DETAIL_LABELS[key], str(value)))
+            value = tr.moment(value, offset_minutes)
+        lines.append((tr.label(DETAIL_LABELS, key), str(value)))
     return lines
 
 
-def build_templates(offset_minutes: int) -> Jinja2Templates:
+def build_templates(offset_minutes: int, language: str | None = None) -> Jinja2Templates:
+    """The pages' templates in `language` (default REFERRAL_LANGUAGE): Jinja2's i18n extension over the
+    project's catalogs, and filters that label codes and show times in the office's zone."""
+    tr = i18n.translator(language)
+    lang = tr.language
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
+    env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True  # the msgids are extracted trimmed too (babel.cfg)
+    env.install_gettext_translations(tr.translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
-        waktu=lambda at: office_time(at, offset_minutes), status=lambda c: label(STATUS, c),
-        aksi=lambda c: label(ACTIONS, c), peristiwa=lambda c: label(EVENTS, c), jam=lambda c: label(CLOCKS, c),
-        keadaan_jam=lambda c: label(CLOCK_STATES, c), urgensi=lambda c: label(URGENCY, c),
-        desa=village_label, kategori=category_name, bidang=bidang_name, kelamin=lambda c: label(SEX, c),
-        peran=lambda c: label(ROLES, c), rincian=lambda d: detail_lines(d or {}, offset_minutes),
+        waktu=lambda at: tr.moment(at, offset_minutes), status=lambda c: tr.label(STATUS, c),
+        aksi=lambda c: tr.label(ACTIONS, c), peristiwa=lambda c: tr.label(EVENTS, c),
+        jam=lambda c: tr.label(CLOCKS, c), keadaan_jam=lambda c: tr.label(CLOCK_STATES, c),
+        urgensi=lambda c: tr.label(URGENCY, c), desa=village_label, kategori=category_name, bidang=bidang_name,
+        kelamin=lambda c: tr.label(SEX, c), peran=lambda c: tr.label(ROLES, c),
+        rincian=lambda d: detail_lines(d or {}, offset_minutes, lang),
+        aktor=lambda a: i18n.recipient_label(str(a), reference.bidang_names(), tr),
+        rujukan=lambda c: tr.label(REFERRAL_STATES, c),
     )
-    env.globals.update(OUTCOMES=OUTCOMES, REJECT_REASONS=REJECT_REASONS, UNITS=UNITS, CLOCKS=CLOCKS,
-                       PURPOSES=PURPOSES)
+    env.globals.update(
+        OUTCOMES=outcomes(lang), REJECT_REASONS={c: tr.gettext(m) for c, m in REJECT_REASONS.items()},
+        UNITS={c: tr.gettext(m) for c, m in UNITS.items()}, CLOCKS=CLOCKS, PURPOSES=PURPOSES, lang=lang,
+        PARTNERS={code: p.name for code, p in reference.partners().items()}, PROGRAMMES=reference.programmes(),
+        ANSWER_WAYS={c: tr.gettext(m) for c, m in ANSWER_WAYS.items()},
+    )
     return templates
 
 

@@ -19,6 +19,7 @@ from api.offers import form_setup, offered_actions
 from api.pages import PURPOSES, render
 from api.principal import OfficerPrincipal
 from api.routes_actions import BODIES, perform
+from api.routes_referrals import submit_answer
 from api.routes_pages import case_url, check_form, page_context, page_officer
 from api.routes_person import checked_purpose, has_sealed_notes, read_person, with_notes
 from api.routes_support import actor_of, case_facts, door_of, forbidden, now_utc, say
@@ -30,6 +31,19 @@ from referral.sla import ClockName
 router = APIRouter(include_in_schema=False)
 TIMELINE_SHOWN = TimelinePage(offset=0, limit=500)
 CHECKBOXES = {"needs_investigation": "perlu_investigasi"}
+PARTNER_ROWS = 3  # the referral form's rows: one partner office and its need on each
+
+
+def partner_rows(form: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The filled rows of the refer-to-partners form (`mitra_N`, `kebutuhan_N`); a row with only one of the
+    two is kept, so the model names what is missing."""
+    rows = []
+    for n in range(1, PARTNER_ROWS + 1):
+        partner = str(form.get(f"mitra_{n}") or "").strip()
+        need = str(form.get(f"kebutuhan_{n}") or "").strip()
+        if partner or need:
+            rows.append({"partner": partner, "need": need})
+    return rows
 
 
 def form_body(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,6 +55,8 @@ def form_body(action: str, form: Mapping[str, Any]) -> dict[str, Any]:
             body[name] = form.get(CHECKBOXES[name]) == "ya"
         elif name == "verified":
             body[name] = form.get("tidak_terverifikasi") != "ya"
+        elif name == "partners":
+            body[name] = partner_rows(form)
         elif name == "by":
             amount, unit = str(form.get("jumlah") or "").strip(), str(form.get("satuan") or "").strip()
             if amount:
@@ -60,13 +76,16 @@ async def case_page(request: Request, principal: OfficerPrincipal, complaint_id:
     decision = policy.can_read(principal, facts.access)
     if not decision:
         raise forbidden(decision, door.language)
-    view, person = facts.view, None
+    view, person, person_erased = facts.view, None, None
     if policy.can_read_person(principal, facts.access):
         notes = has_sealed_notes(view)
-        person = await read_person(door, principal, facts, purpose, request.state.request_id, notes_too=notes)
-        view = with_notes(view, door.config.pii_key if "notes" in person.fields else None)
-    else:
-        view = with_notes(view, None)
+        try:
+            person = await read_person(door, principal, facts, purpose, request.state.request_id, notes_too=notes)
+        except HTTPException as exc:
+            if exc.status_code != 410:
+                raise
+            person_erased = str(exc.detail)  # past retention: the case shows, its person no longer
+    view = with_notes(view, door.config.pii_key if person is not None and "notes" in person.fields else None)
     now = now_utc()
     setup = form_setup(door.policy, await door.calendar(now), view)
     offered = offered_actions(view, actor_of(principal), setup, now)
@@ -79,7 +98,9 @@ async def case_page(request: Request, principal: OfficerPrincipal, complaint_id:
         problems=problems or [], done=done, pendamping=pendamping, categories=reference.categories(),
         running_clocks=[c.name.value for c in view.clocks if c.state != "stopped"],
         all_clocks=[c.value for c in ClockName], keys={name: uuid.uuid4().hex for name in offered},
-        purposes=PURPOSES,
+        purposes=PURPOSES, person_erased=person_erased, partner_rows=range(1, PARTNER_ROWS + 1),
+        answers_recorded=bool(policy.can_act(principal, "referral_accept", facts.access)),
+        answer_key=uuid.uuid4().hex,
     )
     return render(request, "case.html", context, status_code=status_code)
 
@@ -113,3 +134,26 @@ async def case_action(request: Request, complaint_id: str, action: str,
                                    error=exc.detail["message"], problems=exc.detail["problems"])
         raise
     return RedirectResponse(case_url(complaint_id, selesai=action, tujuan=purpose), status_code=303)
+
+
+@router.post("/kasus/{complaint_id}/rujukan/{n}/{answer}")
+async def referral_answer(request: Request, complaint_id: str, n: int, answer: str,
+                          principal: OfficerPrincipal = Depends(page_officer)) -> Response:
+    """An officer records a partner office's answer (given by telephone, letter or in person)."""
+    door = door_of(request)
+    form = await request.form()
+    check_form(request, form)
+    purpose = checked_purpose(str(form.get("tujuan") or PURPOSES[0]), door.language)
+    data = {name: str(form.get(name) or "").strip() for name in ("via", "note", "provided", "nik", "reason")}
+    data = {name: value for name, value in data.items() if value}
+    try:
+        await submit_answer(door, principal, complaint_id, n, answer, data, str(form.get("kunci") or "") or None)
+    except HTTPException as exc:
+        if exc.status_code == 409:
+            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=409,
+                                   error=say("case.refused", door.language, reason=exc.detail))
+        if exc.status_code == 422 and isinstance(exc.detail, dict):
+            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=422,
+                                   error=exc.detail["message"], problems=exc.detail["problems"])
+        raise
+    return RedirectResponse(case_url(complaint_id, tujuan=purpose), status_code=303)

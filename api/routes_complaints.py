@@ -114,9 +114,9 @@ async def submit_complaint(request: Request, response: Response,
     response.status_code = 200 if submitted.existing else 201
     response.headers["Location"] = f"/v1/complaints/{submitted.complaint_id}"
     log.info("complaint submitted", complaint_id=submitted.complaint_id, repeat=submitted.existing,
-             channel=intake.channel.value)
+             joined=submitted.joined, channel=intake.channel.value)
     return Receipt(complaint_id=submitted.complaint_id, status=Status(submitted.status), repeat=submitted.existing,
-                   pendamping_id=submitted.pendamping_id, needs_attention=submitted.needs_attention)
+                   joined=submitted.joined, pendamping_id=submitted.pendamping_id, needs_attention=submitted.needs_attention)
 
 
 @router.get("/complaints/{complaint_id}", response_model=CaseView, responses=ERRORS,

@@ -4,6 +4,10 @@ Every read of personal data is recorded with `record_access` (who, which case, w
 the request id) before the data leaves the server; a read that cannot be recorded is not served.
 Officers' notes in the timeline count as personal data (`policy.PERSON_FIELDS`): opened for those
 entitled (and recorded), hidden (null) for everyone else.
+
+A case whose personal data the retention job erased (REFERRAL_ERASE_AFTER_YEARS after it finished) answers
+410 Gone: nothing is read, so nothing is recorded. Long after that the case is gone from Temporal too; an
+officer asking then still gets 410 (others 404), from Postgres, which keeps the case row and its trail.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from api.principal import OfficerPrincipal, Principal
 from api.routes_support import (
     RETRY_AFTER_SECONDS, CaseFacts, Door, case_facts, door_of, forbidden, say, unprocessable,
 )
+from activities.store.erasure import ErasureStore
 from activities.store.access import PURPOSE_MAX
 from referral.models import CaseView, TimelinePage
 from referral.sealing import is_sealed, unseal
@@ -27,6 +32,8 @@ from referral.sealing import is_sealed, unseal
 router = APIRouter(prefix="/v1", tags=["personal data"])
 DEFAULT_READ_PURPOSE = "membaca linimasa kasus"
 NOTES = "notes"
+def erased(complaint_id: str, at: datetime, language: str) -> HTTPException:
+    return HTTPException(410, say("person.erased", language, complaint_id=complaint_id, date=f"{at:%Y-%m-%d}"))
 
 
 class PersonData(BaseModel):
@@ -111,6 +118,8 @@ async def read_person(door: Door, principal: Principal, facts: CaseFacts, purpos
     if row is None:  # the intake step has not stored it yet
         raise HTTPException(503, say("case.no_person_row", door.language, complaint_id=complaint_id),
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if row.erased_at is not None:
+        raise erased(complaint_id, row.erased_at, door.language)
     record = await door.access.record_access(
         principal_kind=principal.kind, principal_id=principal.principal_id, complaint_id=complaint_id,
         fields=fields, purpose=purpose, request_id=request_id)
@@ -137,7 +146,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/complaints/{complaint_id}/person", response_model=PersonData, responses=ERRORS,
+@router.get("/complaints/{complaint_id}/person", response_model=PersonData,
+            responses={**ERRORS, 410: {"description": "Its personal data was erased after the retention period"}},
             summary="The person's name, NIK, address, phone and the description (every read recorded)")
 async def get_person(
     complaint_id: str, request: Request,
@@ -146,7 +156,15 @@ async def get_person(
 ) -> PersonData:
     door = door_of(request)
     purpose = checked_purpose(purpose, door.language)
-    facts = await case_facts(door, complaint_id, TimelinePage(limit=0))
+    try:
+        facts = await case_facts(door, complaint_id, TimelinePage(limit=0))
+    except HTTPException as exc:
+        # Gone from Temporal (its retention is far shorter than ours): an officer learns it was erased.
+        if exc.status_code == 404 and isinstance(principal, OfficerPrincipal):
+            at = await ErasureStore(door.store.pool).erased_at(complaint_id)
+            if at is not None:
+                raise erased(complaint_id, at, door.language) from None
+        raise
     return await read_person(door, principal, facts, purpose, request.state.request_id)
 
 

@@ -29,7 +29,7 @@ from casework import cases
 from casework.intake import workflow_id
 from referral.calendar import WorkingCalendar
 from referral.config import Settings
-from referral.holiday_source import build_calendar
+from referral.setup import calendar_for
 from referral.models import Actor, CaseView, TimelinePage
 from referral.sla import SlaPolicy
 from workflows import search_attributes as sa
@@ -107,6 +107,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "Basis data belum disiapkan (tabelnya belum ada): jalankan worker sekali agar migrasi diterapkan.",
         "en": "The database is not set up (its tables are missing): start the worker once to apply the migrations.",
     },
+    "person.erased": {
+        "id": "Data pribadi kasus {complaint_id} telah dihapus pada {date} setelah masa retensi berakhir"
+              " (UU PDP 27/2022); riwayat kasusnya tetap tersimpan.",
+        "en": "The personal data of case {complaint_id} was erased on {date} after its retention period"
+              " (UU PDP 27/2022); the case's trail is kept.",
+    },
     "internal": {
         "id": "Terjadi kesalahan di server; kesalahan ini telah dicatat (nomor permintaan {request_id}).",
         "en": "Something went wrong on the server; it has been logged (request id {request_id}).",
@@ -129,7 +135,6 @@ class Door:
     client: Client
     policy: SlaPolicy
     access: AccessStore = field(init=False)
-    _calendar: WorkingCalendar | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.access = AccessStore(self.store.pool)
@@ -143,13 +148,9 @@ class Door:
         return timedelta(days=self.policy.max_backdate_days)
 
     async def calendar(self, now: datetime) -> WorkingCalendar:
-        """A calendar from this year on (built once a year, off the event loop), for the page's action checks."""
-        if self._calendar is None or self._calendar.first_year != now.year:
-            c = self.config
-            self._calendar = await asyncio.to_thread(
-                build_calendar, now.year, closures_file=c.closures_file, office_hours=c.office_hours,
-                utc_offset_minutes=c.utc_offset_minutes)
-        return self._calendar
+        """A calendar from this year on, for the page's action checks: the one the cases' set-up uses (built
+        again, off the event loop, when the closures file changes)."""
+        return await asyncio.to_thread(calendar_for, self.config, now.year)
 
 
 def door_of(request: Request) -> Door:

@@ -24,13 +24,14 @@ import asyncpg
 import structlog
 import uvicorn
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.store import Store, open_store
+from activities.store.roles import DatabaseRoles, login_problems
 from api.app import create_app
 from api.settings import ApiSettings
 from casework import logs
-from casework.runtime import tls_config
+from casework.keys import KeyringError
+from casework.runtime import temporal_client
 from referral.config import Settings
 
 log = structlog.get_logger("api")
@@ -101,22 +102,24 @@ async def serve(settings: ApiSettings, store: Store, client: Client, *, config: 
 
 
 async def connect_temporal(config: Settings) -> Client:
-    """Lazy: the API starts while Temporal is down, and answers 503 until it is up."""
-    return await Client.connect(config.temporal_address, namespace=config.temporal_namespace,
-                                data_converter=pydantic_data_converter, lazy=True, tls=tls_config(config),
-                                api_key=config.temporal_api_key)
+    """Lazy: the API starts while Temporal is down, and answers 503 until it is up. It holds the keyring."""
+    return await temporal_client(config, lazy=True)
 
 
 async def prepare_schema(store: Store) -> None:
     """Apply pending migrations (the worker does too, under the same advisory lock); if PostgreSQL is
-    down, start anyway: requests get 503 until it answers."""
+    down, start anyway: requests get 503 until it answers. As the runtime role (least privilege) this only
+    checks that nothing is pending (a MigrationError otherwise: run deploy/migrate.py first)."""
     try:
         applied = await store.migrate()
+        problems = await login_problems(store.pool, DatabaseRoles.from_env())
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
         log.warning("database unreachable at start; answering 503 until it is up", error=type(exc).__name__)
         return
     if applied:
         log.info("migrations applied", migrations=applied)
+    if problems:
+        log.warning("DATABASE_URL's role is not least-privileged", problems=problems)
 
 
 async def main() -> None:
@@ -140,7 +143,7 @@ async def main() -> None:
 def run() -> int:
     try:
         asyncio.run(main())
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, KeyringError) as exc:  # KeyringError: no payload keys (they live here)
         print(f"api: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -48,9 +48,9 @@ def readable(view: CaseView, pii_key: str) -> CaseView:
 
 async def act(client: Client, complaint_id: str, action: str, request: Action, pii_key: str | None = None,
               request_id: str | None = None) -> CaseSummary:
-    """Run one action. Retrying with the same `request_id` cannot apply it twice (Temporal update id)."""
-    if pii_key:
-        request = seal_free_text(request, pii_key)
+    """Run one action. Retrying with the same `request_id` cannot apply it twice (Temporal update id).
+    Officers' notes travel in clear inside the payload, which the codec encrypts (`pii_key` is kept for
+    callers that still pass it; sealed notes of older cases are opened by the record activity)."""
     handle = client.get_workflow_handle(workflow_id(complaint_id))
     for attempt in range(3):
         try:
@@ -94,6 +94,29 @@ async def announce_roster_change(client: Client, workflow_ids: list[str], left: 
         if progress:
             progress(done, wf_id)
     return done
+
+
+OPEN_CASES = ("WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+              " AND ComplaintStatus IN ('assigned', 'acknowledged', 'assessed', 'referred', 'resolved')")
+
+
+async def announce_calendar(client: Client, actor: Action, progress: Callable[[int, str], None] | None = None
+                            ) -> tuple[int, int]:
+    """After new closures or a new SKB: every open case takes the calendar now in force, as a recorded step
+    (`change_calendar`; a case already on it records nothing). Returns (cases asked, cases that answered)."""
+    asked = done = 0
+    async for execution in client.list_workflows(OPEN_CASES):
+        asked += 1
+        try:
+            await client.get_workflow_handle(execution.id).execute_update(
+                "change_calendar", actor, result_type=CaseSummary, rpc_timeout=timedelta(seconds=20))
+        except (WorkflowUpdateFailedError, RPCError) as err:
+            log.warning("case kept its calendar", workflow_id=execution.id, error=type(err).__name__)
+            continue
+        done += 1
+        if progress:
+            progress(done, execution.id)
+    return asked, done
 
 
 def list_query(

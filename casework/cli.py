@@ -1,8 +1,9 @@
 """One line per failure on the command line: the wrapper every `starter.py` command runs in.
 
-A failure prints one line on stderr, `galat: …`, in Bahasa Indonesia (`REFERRAL_CLI_LANG=en` for
-English), and exits with a documented code; an invalid intake or roster adds one line per problem
-(`  - field: what is wrong`). `--verbose` prints the traceback first.
+A failure prints one line on stderr, `galat: …`, in Bahasa Indonesia (`REFERRAL_LANGUAGE=en` for English;
+the older `REFERRAL_CLI_LANG` is read when REFERRAL_LANGUAGE is unset), and exits with a documented code;
+an invalid intake or roster adds one line per problem (`  - field: what is wrong`). `--verbose` prints the
+traceback first.
 
 | exit | meaning | e.g. |
 |---:|---|---|
@@ -32,45 +33,49 @@ import asyncpg
 from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from referral import i18n
+from referral.i18n import N_
 from referral.intake import IntakeError
 from referral.reference import RosterError
 
 OK, REFUSED, BAD_INPUT, NOT_FOUND, UNREACHABLE, UNEXPECTED, INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
-MESSAGES: dict[str, tuple[str, str]] = {  # key -> (Bahasa Indonesia, English)
-    "error": ("galat", "error"),
-    "case_not_found": ("kasus {id} tidak ditemukan", "case {id} not found"),
-    "officer_not_found": ("petugas {id} tidak ada di roster", "officer {id} is not on the roster"),
-    "not_found": ("tidak ditemukan: {detail}", "not found: {detail}"),
-    "temporal_unreachable": ("Temporal di {address} tidak dapat dihubungi (apakah server Temporal atau"
-                             " `python worker.py --dev` berjalan?)",
-                             "Temporal at {address} cannot be reached (is a Temporal server or"
-                             " `python worker.py --dev` running?)"),
-    "temporal_down": ("Temporal tidak dapat dihubungi: {detail}", "Temporal cannot be reached: {detail}"),
-    "postgres_unreachable": ("PostgreSQL di {where} tidak dapat dihubungi: {detail}",
-                             "PostgreSQL at {where} cannot be reached: {detail}"),
-    "server_unreachable": ("server tidak dapat dihubungi: {detail}", "a server cannot be reached: {detail}"),
-    "database_url_missing": ("DATABASE_URL belum diatur (atau jalankan `python worker.py --dev`)",
-                             "DATABASE_URL is not set (or run `python worker.py --dev`)"),
-    "file_missing": ("berkas {path} tidak ditemukan", "file {path} not found"),
-    "file_is_folder": ("{path} adalah folder, bukan berkas", "{path} is a folder, not a file"),
-    "file_denied": ("berkas {path} tidak boleh dibuka", "file {path} may not be opened"),
-    "file_unreadable": ("berkas {path} tidak dapat dibaca: {detail}", "file {path} cannot be read: {detail}"),
-    "file_not_utf8": ("{path} bukan teks UTF-8 (byte 0x{byte:02x} di posisi {position})",
-                      "{path} is not UTF-8 text (byte 0x{byte:02x} at position {position})"),
-    "not_a_date": ("{text!r} bukan tanggal YYYY-MM-DD", "{text!r} is not a date YYYY-MM-DD"),
-    "dates_reversed": ("{first} {start} jatuh setelah {second} {end}", "{first} {start} is after {second} {end}"),
-    "intake_invalid": ("pengaduan tidak sah", "invalid complaint"),
-    "roster_invalid": ("roster ditolak", "roster refused"),
-    "input_invalid": ("masukan tidak sah", "invalid input"),
-    "bad_input": ("{detail}", "{detail}"),
-    "refused": ("ditolak: {detail}", "refused: {detail}"),
-    "dev_key": ("REFERRAL_PII_KEY belum diatur: kunci pengembangan yang publik hanya untuk `worker.py --dev`",
-                "REFERRAL_PII_KEY is not set: the public development key is only for `worker.py --dev`"),
-    "intake_failed": ("pengaduan tidak dapat dibuka: {detail}", "the complaint could not be opened: {detail}"),
-    "interrupted": ("dibatalkan", "interrupted"),
-    "unexpected": ("kesalahan tak terduga ({kind}: {detail}); jalankan lagi dengan --verbose dan laporkan jejaknya",
-                   "unexpected error ({kind}: {detail}); run again with --verbose and report the traceback"),
+TEXTS: dict[str, str] = {  # key -> English msgid; referral/locale holds the Bahasa Indonesia
+    "error": N_("error"),
+    "case_not_found": N_("case {id} not found"),
+    "officer_not_found": N_("officer {id} is not on the roster"),
+    "not_found": N_("not found: {detail}"),
+    "temporal_unreachable": N_("Temporal at {address} cannot be reached (is a Temporal server or"
+                               " `python worker.py --dev` running?)"),
+    "temporal_down": N_("Temporal cannot be reached: {detail}"),
+    "postgres_unreachable": N_("PostgreSQL at {where} cannot be reached: {detail}"),
+    "server_unreachable": N_("a server cannot be reached: {detail}"),
+    "database_url_missing": N_("DATABASE_URL is not set (or run `python worker.py --dev`)"),
+    "file_missing": N_("file {path} not found"),
+    "file_is_folder": N_("{path} is a folder, not a file"),
+    "file_denied": N_("file {path} may not be opened"),
+    "file_unreadable": N_("file {path} cannot be read: {detail}"),
+    "file_not_utf8": N_("{path} is not UTF-8 text (byte 0x{byte:02x} at position {position})"),
+    "not_a_date": N_("{text!r} is not a date YYYY-MM-DD"),
+    "dates_reversed": N_("{first} {start} is after {second} {end}"),
+    "intake_invalid": N_("invalid complaint"),
+    "roster_invalid": N_("roster refused"),
+    "input_invalid": N_("invalid input"),
+    "bad_input": N_("{detail}"),
+    "refused": N_("refused: {detail}"),
+    "owner_role_needed": N_("this command changes the roster and needs the database owner role: set"
+                            " DATABASE_ADMIN_URL ({detail})"),
+    "dev_key": N_("REFERRAL_PII_KEY is not set: the public development key is only for `worker.py --dev`"),
+    "keys_refused": N_("the payload keys cannot be used: {detail}"),
+    "keyless": N_("this tool holds no payload keys ({detail}): use the officers' page or the API, or run it where"
+                  " the keys are"),
+    "intake_failed": N_("the complaint could not be opened: {detail}"),
+    "interrupted": N_("interrupted"),
+    "unexpected": N_("unexpected error ({kind}: {detail}); run again with --verbose and report the traceback"),
+}
+# key -> (Bahasa Indonesia, English), as the catalogs give them.
+MESSAGES: dict[str, tuple[str, str]] = {
+    key: (i18n.translator("id").gettext(msgid), i18n.translator("en").gettext(msgid)) for key, msgid in TEXTS.items()
 }
 
 # Connection failures of asyncpg that are not plain OSErrors (the server answered "no").
@@ -102,12 +107,16 @@ class Failure:
 
 
 def language() -> str:
-    return "en" if os.environ.get("REFERRAL_CLI_LANG", "").strip().lower().startswith("en") else "id"
+    """REFERRAL_LANGUAGE (REFERRAL_CLI_LANG still read when it is unset); a bad value is reported by the
+    settings, so the messages about it fall back to Bahasa Indonesia."""
+    try:
+        return i18n.language_from_env(os.environ)
+    except ValueError:
+        return i18n.DEFAULT_LANGUAGE
 
 
 def _text(key: str, lang: str, **values: Any) -> str:
-    indonesian, english = MESSAGES[key]
-    return (english if lang == "en" else indonesian).format(**values)
+    return i18n.translator(lang).gettext(TEXTS[key], **values)
 
 
 def _one_line(text: str) -> str:
@@ -135,6 +144,8 @@ def failure_of(exc: BaseException, lang: str = "id") -> Failure:
         return say(BAD_INPUT, "input_invalid", problems)
     if isinstance(exc, KeyboardInterrupt):
         return say(INTERRUPTED, "interrupted")
+    if type(exc).__name__ == "KeylessError":  # casework.codec: a tool without keys met an encrypted payload
+        return say(REFUSED, "keyless", detail=str(exc)[:200])
     if isinstance(exc, RPCError):
         if exc.status == RPCStatusCode.NOT_FOUND:
             return say(NOT_FOUND, "not_found", detail=exc.message)
@@ -143,7 +154,7 @@ def failure_of(exc: BaseException, lang: str = "id") -> Failure:
     if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
         return say(UNREACHABLE, "temporal_down", detail=str(exc))
     if isinstance(exc, UnicodeDecodeError):
-        return say(BAD_INPUT, "file_not_utf8", path="masukan" if lang == "id" else "input",
+        return say(BAD_INPUT, "file_not_utf8", path=i18n.translator(lang).gettext("input"),
                    byte=exc.object[exc.start], position=exc.start)
     if isinstance(exc, OSError) and exc.filename is not None:
         return file_failure(exc, lang)

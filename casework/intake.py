@@ -24,12 +24,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from referral import presentation, reference
 from referral.case import ComplaintStart
-from referral.config import Settings
 from referral.intake import (  # noqa: F401 (re-exported for services)
     CaseOpening, ComplaintIntake, IntakeError, PersonalData, intake_schema, parse_intake,
 )
 from referral.models import Receipt
-from referral.sealing import seal
 from workflows import search_attributes as sa
 
 WORKFLOW = "ComplaintWorkflow"
@@ -45,6 +43,7 @@ class Submitted(BaseModel):
     workflow_id: str
     status: str
     existing: bool = False
+    joined: bool = False  # a further report of an open case: complaint_id is that case
     pendamping_id: str | None = None
     needs_attention: str | None = None
 
@@ -65,14 +64,15 @@ def workflow_id(complaint_id: str) -> str:
     return f"complaint-{'-'.join(base[:2])}"
 
 
-def start_input(complaint_id: str, intake: ComplaintIntake, pii_key: str, sender: str | None = None,
+def start_input(complaint_id: str, intake: ComplaintIntake, pii_key: str | None = None, sender: str | None = None,
                 submission_id: str = "") -> ComplaintStart:
-    """The workflow input: personal data sealed, so it never shows in Temporal's history or UI."""
-    personal = PersonalData.of(intake).model_dump(mode="json")
+    """The workflow input. Personal data travels inside it: the payload codec encrypts every payload, so it
+    never shows in Temporal's history or UI in clear. (`pii_key` is no longer used: cases started before
+    the codec carried it sealed, and the intake activity still opens those.)"""
     opening = CaseOpening.of(intake)
     if sender:
         opening = opening.model_copy(update={"sender_id": sender})
-    return ComplaintStart(complaint_id=complaint_id, case=opening, sealed_personal=seal(personal, pii_key),
+    return ComplaintStart(complaint_id=complaint_id, case=opening, personal=PersonalData.of(intake),
                           submission_id=submission_id)
 
 
@@ -92,7 +92,7 @@ async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "ref
     wf_id = workflow_id(complaint_id)
     submission_id = uuid.uuid4().hex
     operation = WithStartWorkflowOperation(
-        WORKFLOW, start_input(complaint_id, intake, pii_key or Settings().pii_key, sender, submission_id),
+        WORKFLOW, start_input(complaint_id, intake, sender=sender, submission_id=submission_id),
         id=wf_id, task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         # A case whose intake failed for good may be sent again; a finished case keeps its id.
@@ -112,7 +112,7 @@ async def submit(client: Client, intake: ComplaintIntake, task_queue: str = "ref
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise IntakeFailed("no worker confirmed the intake in time: is the worker running with the right keys?") from None
     return Submitted(complaint_id=receipt.complaint_id, workflow_id=wf_id, status=receipt.status.value,
-                     existing=receipt.repeat, pendamping_id=receipt.pendamping_id,
+                     existing=receipt.repeat, joined=receipt.joined, pendamping_id=receipt.pendamping_id,
                      needs_attention=receipt.needs_attention)
 
 

@@ -3,6 +3,10 @@
 In a deployment Temporal is locked down: the client presents a TLS client certificate (mTLS) and/or an API
 key, and trusts the cluster's CA (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA: PEM file paths;
 TEMPORAL_API_KEY). Without them it connects in plain text, as to the dev server.
+
+Every payload is encrypted by the payload codec (`casework.codec`) under the keyring
+(`casework.keys`): the worker and the API hold keys and connect with `codec=True` (the default); a tool
+without keys connects with `codec=False` and can then send and read only the payloads that stay in clear.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
+from casework.codec import KeylessCodec, KeyringCodec, data_converter
+from casework.keys import Keyring, load_keyring
 from referral.config import Settings
 
 
@@ -31,7 +37,23 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
                      client_private_key=read(settings.temporal_tls_key))
 
 
-async def temporal_client(settings: Settings, address: str | None = None, with_metrics: bool = False) -> Client:
+def converter_for(settings: Settings, *, codec: bool = True, dev: bool | None = None,
+                  keyring: Keyring | None = None) -> DataConverter:
+    """The data converter of a process: with the keyring's codec, or (codec=False) the keyless guard.
+    `dev` allows development keys; None means "while `worker.py --dev` runs here". KeyringError when the
+    keys are missing or unusable: a process that should hold keys stops at start, not at its first case."""
+    if not codec:
+        return data_converter(KeylessCodec())
+    if keyring is None:
+        keyring = load_keyring(settings, dev=settings.dev_stack_running() if dev is None else dev)
+    return data_converter(KeyringCodec(keyring))
+
+
+async def temporal_client(settings: Settings, address: str | None = None, with_metrics: bool = False, *,
+                          codec: bool = True, dev: bool | None = None, keyring: Keyring | None = None,
+                          lazy: bool = False) -> Client:
+    """The one place clients are made. `lazy` connects on first use (the API starts while Temporal is down)."""
+    converter = converter_for(settings, codec=codec, dev=dev, keyring=keyring)
     runtime = None
     if with_metrics and settings.metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
@@ -39,8 +61,9 @@ async def temporal_client(settings: Settings, address: str | None = None, with_m
     return await Client.connect(
         address or settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=converter,
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
+        lazy=lazy,
         **({"runtime": runtime} if runtime else {}),
     )

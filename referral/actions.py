@@ -18,11 +18,13 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from referral.case import CaseState
+from referral.interning import share
 from referral.records import OpenedCase, SetupResult
 from referral.models import (
-    FINISHED_STATUSES, OPEN_STATUSES, Action, Actor, Assessment, Extension, PauseRequest, Reassignment,
-    Referral, Rejection, Resolution, Status,
+    FINISHED_STATUSES, OPEN_STATUSES, Action, Actor, Assessment, Closing, Extension, PartnerReferralRequest,
+    PauseRequest, Reassignment, Referral, ReferralRef, RejectReason, Rejection, Resolution, Status,
 )
+from referral.partner_referrals import PartnerRef, ReferralStart
 from referral.sla import ClockError, ClockName
 
 ALL_CLOCKS = tuple(ClockName)
@@ -63,7 +65,8 @@ class Notice:
 
 @dataclass
 class Step:
-    """What an action (or a clock) did, to be recorded once: the event, its detail, who is told."""
+    """What an action (or a clock) did, to be recorded once: the event, its detail, who is told, and the
+    sub-cases to start (partner referrals) or to withdraw once it is recorded."""
 
     event: str
     actor: str
@@ -71,10 +74,12 @@ class Step:
     notices: list[Notice] = field(default_factory=list)
     key: str | None = None
     at: datetime | None = None
+    children: list[ReferralStart] = field(default_factory=list)
+    withdraw: list[str] = field(default_factory=list)  # workflow ids of sub-cases no longer needed
 
 
 Check = Callable[[CaseState, Any, datetime], str | None]
-Apply = Callable[[CaseState, Any, datetime, Any], dict[str, Any]]
+Apply = Callable[[CaseState, Any, datetime, Any], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class Rule:
     stops: tuple[ClockName, ...] = ()
     starts: tuple[ClockName, ...] = ()
     tell: str | None = None  # "pendamping", "responsible_head" or "owner"
-    needs: str | None = None  # what the workflow fetches first: "policy"
+    needs: str | None = None  # what the workflow fetches first: "policy" or "calendar"
     check: Check | None = None
     apply: Apply | None = None
     before_ready: bool = False  # allowed while the case is not set up (a failed intake)
@@ -106,7 +111,11 @@ def _assess(case: CaseState, request: Assessment, now: datetime, _: Any) -> dict
     if request.category and request.category != case.category:
         case.category = request.category
         case.bidang = case.setup.categories[request.category].bidang
-    case.needs_investigation = request.needs_investigation
+    if request.needs_investigation != case.needs_investigation:  # the overall clock takes the longer rule
+        case.needs_investigation = request.needs_investigation
+        setup = case.setup
+        case.clocks.apply_rules(setup.policy, setup.calendar, case.opening.urgency, case.needs_investigation, now,
+                                rearm=False, only=(ClockName.OVERALL,))
     return {"needs_investigation": request.needs_investigation, "verified": request.verified,
             "category": case.category, "note": request.note}
 
@@ -115,16 +124,83 @@ def _refer(case: CaseState, request: Referral, now: datetime, _: Any) -> dict[st
     return {"bidang": case.bidang, "plan": request.plan, "note": request.note}
 
 
+def _check_outcome(case: CaseState, request: Resolution | Closing) -> str | None:
+    """An outcome from the catalogue, with what it needs; NIK-based outcomes wait for the NIK."""
+    setup = case.setup
+    known = setup.outcomes.get(request.outcome or "")
+    if known is None:
+        return f"{request.outcome!r} is not an outcome in the catalogue ({', '.join(setup.outcomes)})"
+    if known.detail == "programme" and request.programme not in setup.programmes:
+        return f"{known.code} needs the programme: one of {', '.join(setup.programmes)}"
+    if known.detail == "meeting_date" and request.meeting_date is None:
+        return f"{known.code} needs the date of the Musdes/Muskel (meeting_date)"
+    if known.detail == "partner" and request.partner not in setup.partners:
+        return f"{known.code} needs the partner office that served the case (one of {', '.join(setup.partners)})"
+    if known.needs_nik and not case.has_nik:
+        return f"{known.code} needs the subject's NIK: it waits for the Disdukcapil referral"
+    return None
+
+
+def _check_resolve(case: CaseState, request: Resolution, now: datetime) -> str | None:
+    waiting = [r for r in case.open_referrals() if r.required]
+    if waiting:
+        return ("cannot resolve yet: the case waits for " +
+                ", ".join(f"{r.partner} (ref-{r.n}, {r.status})" for r in waiting))
+    return _check_outcome(case, request)
+
+
+def _outcome(case: CaseState, request: Resolution | Closing) -> dict[str, Any]:
+    case.outcome = request.outcome
+    return {"outcome": request.outcome, "programme": request.programme,
+            "meeting_date": request.meeting_date.isoformat() if request.meeting_date else None,
+            "partner": request.partner}
+
+
 def _resolve(case: CaseState, request: Resolution, now: datetime, _: Any) -> dict[str, Any]:
-    case.outcome = request.outcome.value
-    return {"outcome": request.outcome.value, "note": request.note}
+    return _outcome(case, request) | {"note": request.note}
+
+
+def _check_close(case: CaseState, request: Closing, now: datetime) -> str | None:
+    return _check_outcome(case, request) if request.outcome else None
+
+
+def _close(case: CaseState, request: Closing, now: datetime, _: Any) -> dict[str, Any]:
+    return (_outcome(case, request) if request.outcome else {"outcome": case.outcome}) | {"note": request.note}
+
+
+def _check_reject(case: CaseState, request: Rejection, now: datetime) -> str | None:
+    if request.reason == RejectReason.BUKAN_WEWENANG and not request.forwarded_to:
+        return "bukan_wewenang: say which authority the case was forwarded to (forwarded_to)"
+    return None
 
 
 def _reject(case: CaseState, request: Rejection, now: datetime, _: Any) -> dict[str, Any]:
     if request.duplicate_of:
         case.duplicate_of = request.duplicate_of
     case.attention = None
-    return {"reason": request.reason.value, "duplicate_of": request.duplicate_of, "note": request.note}
+    return {"reason": request.reason.value, "duplicate_of": request.duplicate_of,
+            "forwarded_to": request.forwarded_to, "note": request.note}
+
+
+def _check_refer_partner(case: CaseState, request: PartnerReferralRequest, now: datetime) -> str | None:
+    partners = case.setup.partners
+    for need in request.partners:
+        partner = partners.get(need.partner)
+        if partner is None:
+            return f"{need.partner!r} is not a partner office in the catalogue ({', '.join(partners)})"
+        if any(r.partner == need.partner for r in case.open_referrals()):
+            return f"the case already waits for {need.partner}"
+        if partner.needs_nik_first and not case.has_nik:
+            return f"{need.partner} needs the subject's NIK first: it waits for the Disdukcapil referral"
+    if len({n.partner for n in request.partners}) < len(request.partners):
+        return "each partner office at most once per referral"
+    return None
+
+
+def _refer_partner(case: CaseState, request: PartnerReferralRequest, now: datetime, _: Any) -> dict[str, Any]:
+    starts = [refer(case, need.partner, need.need, need.required, request.actor.id, now) for need in request.partners]
+    return {"referrals": [{"n": s.n, "partner": s.partner.code, "required": s.required} for s in starts],
+            "note": request.note, "_children": starts}
 
 
 def _check_reassign(case: CaseState, request: Reassignment, now: datetime) -> str | None:
@@ -202,6 +278,17 @@ def _change_policy(case: CaseState, request: Action, now: datetime, policy: Any)
     return {"from": old, "to": policy.version, "clocks": case.clocks.deadlines(case.setup.calendar)}
 
 
+def _change_calendar(case: CaseState, request: Action, now: datetime, calendar: Any) -> dict[str, Any] | None:
+    """The corrected calendar (new closures, a new SKB): deadlines move, no milestone fires twice."""
+    old = case.setup.calendar
+    if calendar.version == old.version:
+        return None  # nothing to record
+    case.setup = case.setup.model_copy(update={"calendar": calendar})
+    case.clocks.apply_rules(case.setup.policy, calendar, case.opening.urgency, case.needs_investigation, now,
+                            rearm=False)
+    return {"from": old.version, "to": calendar.version, "clocks": case.clocks.deadlines(calendar)}
+
+
 def _retry(case: CaseState, request: Action, now: datetime, _: Any) -> dict[str, Any]:
     step = case.attention.step if case.attention else ""
     case.attention = None
@@ -222,20 +309,24 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          check=_check_assess, apply=_assess),
     Rule("refer", Referral, (Status.ASSESSED,), Who.PENDAMPING, "referred", to=Status.REFERRED,
          stops=(ClockName.FOLLOW_UP_PLAN,), starts=(ClockName.COMPLETION,), tell="responsible_head", apply=_refer),
+    Rule("refer_partner", PartnerReferralRequest, (Status.ASSESSED, Status.REFERRED), Who.PENDAMPING_OR_SUPERVISOR,
+         "referred_to_partner", check=_check_refer_partner, apply=_refer_partner),
     Rule("resolve", Resolution, (Status.REFERRED,), Who.RESPONSIBLE_HEAD, "resolved", to=Status.RESOLVED,
-         stops=(ClockName.COMPLETION, ClockName.OVERALL), apply=_resolve),
-    Rule("close", Action, (Status.RESOLVED,), Who.PENDAMPING_OR_SUPERVISOR, "closed", to=Status.CLOSED,
-         stops=ALL_CLOCKS),
+         stops=(ClockName.COMPLETION, ClockName.OVERALL), check=_check_resolve, apply=_resolve),
+    Rule("close", Closing, (Status.RESOLVED,), Who.PENDAMPING_OR_SUPERVISOR, "closed", to=Status.CLOSED,
+         stops=ALL_CLOCKS, check=_check_close, apply=_close),
     Rule("reject", Rejection, tuple(s for s in OPEN_STATUSES if s != Status.RESOLVED), Who.SUPERVISOR, "rejected",
-         to=Status.REJECTED, stops=ALL_CLOCKS, apply=_reject, before_ready=True),
+         to=Status.REJECTED, stops=ALL_CLOCKS, check=_check_reject, apply=_reject, before_ready=True),
     Rule("reassign", Reassignment, WORKING, Who.SUPERVISOR, "reassigned", check=_check_reassign, apply=_reassign,
          tell="pendamping"),
-    Rule("reopen", Action, FINISHED_STATUSES, Who.SUPERVISOR, "reopened", check=_check_reopen, apply=_reopen,
+    Rule("reopen", Action, (Status.CLOSED, Status.REJECTED), Who.SUPERVISOR, "reopened", check=_check_reopen, apply=_reopen,
          tell="owner"),
     Rule("pause", PauseRequest, WORKING, Who.PENDAMPING_OR_SUPERVISOR, "paused", check=_check_pause, apply=_pause),
     Rule("resume", Action, WORKING, Who.PENDAMPING_OR_SUPERVISOR, "resumed", check=_check_resume, apply=_resume),
     Rule("extend", Extension, WORKING, Who.SUPERVISOR, "extended", check=_check_extend, apply=_extend),
     Rule("change_policy", Action, WORKING, Who.SUPERVISOR, "policy_changed", needs="policy", apply=_change_policy),
+    Rule("change_calendar", Action, WORKING, Who.SUPERVISOR, "calendar_changed", needs="calendar",
+         apply=_change_calendar),
     Rule("retry", Action, OPEN_STATUSES, Who.SUPERVISOR, "retried", check=_check_retry, apply=_retry,
          before_ready=True),
 )}
@@ -263,18 +354,27 @@ def who_text(who: Who, case: CaseState) -> str:
     return who.value
 
 
-def apply(name: str, case: CaseState, request: Action, now: datetime, fetched: Any = None) -> Step:
-    """Change the case as the action says (the caller has checked `refusal`); return what to record."""
+def apply(name: str, case: CaseState, request: Action, now: datetime, fetched: Any = None) -> Step | None:
+    """Change the case as the action says (the caller has checked `refusal`); return what to record, or
+    None when the action found nothing to change."""
     rule = RULES[name]
     detail = rule.apply(case, request, now, fetched) if rule.apply else {"note": request.note}
+    if detail is None:
+        return None
+    children = detail.pop("_children", [])
     case.clocks.stop(rule.stops, now)
     start_clocks(case, rule.starts, now)
     if rule.to:
         case.move_to(rule.to, now)
+    withdraw = []
     if rule.to in FINISHED_STATUSES:
         case.attention = None
+        withdraw = settle_referrals(case)
+        if withdraw:
+            detail["withdrawn_referrals"] = [r.n for r in case.referrals if r.workflow_id in withdraw]
     return Step(event=rule.event, actor=request.actor.id, detail=detail,
-                notices=[Notice(r, rule.event) for r in audience(rule.tell, case)])
+                notices=[Notice(r, rule.event) for r in audience(rule.tell, case)], children=children,
+                withdraw=withdraw)
 
 
 def audience(tell: str | None, case: CaseState) -> list[str]:
@@ -305,9 +405,16 @@ def assign(case: CaseState, pendamping_id: str, pendamping_bidang: str | None, n
     return {"pendamping_id": pendamping_id, "previous": previous, "reason": reason}
 
 
+def joined(case: CaseState, result: OpenedCase, now: datetime) -> None:
+    """A further report of an open case: it becomes part of that case and ends here (no clocks, no pendamping)."""
+    case.joined_to = result.joined_to
+    case.move_to(Status.JOINED, now)
+    case.ready = True
+
+
 def set_up(case: CaseState, result: SetupResult) -> None:
     """What the case runs under, fixed at intake: policy, calendar, village, categories."""
-    case.setup = result.setup
+    case.setup = shared_setup(result.setup)
     case.bidang = result.setup.categories[case.category].bidang
     case.clocks.semantics = result.setup.policy.deadline_semantics
     case.history_limit = result.history_limit
@@ -318,7 +425,8 @@ def opened(case: CaseState, result: OpenedCase, start: datetime, now: datetime,
     """Take over what the intake step recorded, assign the pendamping and start the clocks at the report.
     Returns the 'assigned' step to record; the case is ready once it is recorded."""
     case.complaint_id = result.complaint_id
-    case.duplicate_of, case.warnings = result.duplicate_of, result.warnings
+    case.duplicate_of, case.warnings, case.previous_case = result.duplicate_of, result.warnings, result.previous_case
+    case.has_nik = "tanpa_nik" not in case.opening.conditions
     for entry in result.events:
         case.note(entry)
     case.sequence = len(result.events)
@@ -329,3 +437,73 @@ def opened(case: CaseState, result: OpenedCase, start: datetime, now: datetime,
     detail |= {"clocks": case.clocks.deadlines(case.setup.calendar), "policy_version": case.setup.policy.version,
                "calendar_version": case.setup.calendar.version}
     return Step("assigned", "system", detail, [Notice(choice.pendamping_id, "assigned")])
+
+
+def shared_setup(setup: Any) -> Any:
+    """The same set-up with its policy, calendar and catalogues shared with other cases (memory, not meaning)."""
+    s = setup
+    return s.model_copy(update={
+        "policy": share("policy", s.policy.version, s.policy),
+        "calendar": share("calendar", s.calendar.version, s.calendar),
+        "categories": share("categories", str(len(s.categories)), s.categories),
+        "partners": share("partners", str(len(s.partners)), s.partners),
+        "outcomes": share("outcomes", str(len(s.outcomes)), s.outcomes),
+        "bidang_names": share("bidang_names", str(len(s.bidang_names)), s.bidang_names),
+    })
+
+
+# ---- the referral network ----
+
+def refer(case: CaseState, partner_code: str, need: str, required: bool | None, sent_by: str, now: datetime,
+          nik_registration: bool = False) -> ReferralStart:
+    """A new sub-case to a partner office; the workflow starts it once the referral is recorded."""
+    setup, partner = case.setup, case.setup.partners[partner_code]
+    n = len(case.referrals) + 1
+    start = ReferralStart(
+        complaint_id=case.complaint_id, parent_workflow_id=case.workflow_id, n=n,
+        partner=PartnerRef(code=partner.code, name=partner.name, bidang=partner.bidang,
+                           recipient_id=partner.recipient_id),
+        need=need, required=partner.required if required is None else required, nik_registration=nik_registration,
+        sent_by=sent_by, sent_at=now, rule=partner.rule, calendar=setup.calendar,
+        semantics=setup.policy.deadline_semantics, village=setup.village.label, village_code=setup.village.code,
+        kecamatan=setup.village.kecamatan, category=case.category, category_name=case.category_name,
+        urgency=case.opening.urgency.value, language=setup.language,
+    )
+    case.referrals.append(ReferralRef(n=n, partner=partner.code, workflow_id=referral_workflow_id(case, n),
+                                      status="sent", required=start.required, sent_at=now))
+    return start
+
+
+def referral_workflow_id(case: CaseState, n: int) -> str:
+    return f"complaint-{case.complaint_id}-ref-{n}"
+
+
+def nik_first(case: CaseState, now: datetime) -> Step | None:
+    """A subject without a valid NIK gets a Disdukcapil referral at once (stelsel aktif): every national and
+    regional programme is NIK-based."""
+    if case.has_nik or "DISDUKCAPIL" not in case.setup.partners or any(
+            r.partner == "DISDUKCAPIL" for r in case.referrals):
+        return None
+    start = refer(case, "DISDUKCAPIL", "Perekaman dan penerbitan NIK bagi PPKS di tempat (stelsel aktif)",
+                  True, "system", now, nik_registration=True)
+    return Step("referred_to_partner", "system", {"referrals": [{"n": start.n, "partner": "DISDUKCAPIL",
+                                                                  "required": start.required}],
+                                                   "reason": "no_nik"}, children=[start])
+
+
+def settle_referrals(case: CaseState) -> list[str]:
+    """The case is closed or rejected: every open sub-case is withdrawn (none is left orphaned)."""
+    open_ones = case.open_referrals()
+    for ref in open_ones:
+        ref.status = "withdrawn"
+    return [r.workflow_id for r in open_ones]
+
+
+def referral_changed(case: CaseState, n: int, status: str, nik_recorded: bool, duplicate_of: str | None) -> None:
+    ref = case.referral(n)
+    if ref is not None and ref.status != "withdrawn":
+        ref.status = status
+    if nik_recorded:
+        case.has_nik = True
+        if duplicate_of:
+            case.duplicate_of = duplicate_of

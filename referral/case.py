@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from referral.calendar import WorkingCalendar
 from referral.intake import CaseOpening, PersonalData
 from referral.models import (
-    FINISHED_STATUSES, CaseSummary, CaseView, Status, TimelineEntry, TimelinePage,
+    FINISHED_STATUSES, OPEN_REFERRAL, CaseSummary, CaseView, ReferralRef, Status, TimelineEntry, TimelinePage,
 )
-from referral.sla import CaseClocks, SlaPolicy
+from referral.sla import CaseClocks, ClockRule, SlaPolicy
 
 TIMELINE_KEPT = 500  # the newest entries a workflow keeps; every entry is also in complaint_events
 
@@ -39,6 +39,22 @@ class CategoryRef(BaseModel):
     bidang: str
 
 
+class PartnerInfo(BaseModel):
+    code: str
+    name: str
+    bidang: str
+    recipient_id: str
+    rule: ClockRule
+    required: bool
+    needs_nik_first: bool
+
+
+class OutcomeInfo(BaseModel):
+    code: str
+    detail: str  # what must come with it: programme, meeting_date, partner, or nothing
+    needs_nik: bool
+
+
 class CaseSetup(BaseModel):
     """Fixed for a case at intake (policy and calendar change only by a recorded supervisor step)."""
 
@@ -49,6 +65,9 @@ class CaseSetup(BaseModel):
     bidang_names: dict[str, str] = {}
     roster_version: str = ""
     language: str = "id"  # summaries, details and notifications of this case (REFERRAL_LANGUAGE)
+    partners: dict[str, PartnerInfo] = {}
+    outcomes: dict[str, OutcomeInfo] = {}
+    programmes: list[str] = []
 
 
 class Attention(BaseModel):
@@ -62,6 +81,7 @@ class Attention(BaseModel):
 
 class CaseState(BaseModel):
     complaint_id: str
+    workflow_id: str = ""
     opening: CaseOpening
     status: Status = Status.RECEIVED
     category: str
@@ -78,6 +98,11 @@ class CaseState(BaseModel):
     breaches: dict[str, int] = {}  # breached pendamping clocks per pendamping, for auto-reassignment
     sequence: int = 0
     warnings: list[str] = []
+    has_nik: bool = True
+    previous_case: str | None = None  # a repeat report within 90 days after that case closed
+    reports: int = 1
+    joined_to: str | None = None
+    referrals: list[ReferralRef] = []
     clocks: CaseClocks = Field(default_factory=CaseClocks)
     timeline: list[TimelineEntry] = []
     timeline_dropped: int = 0
@@ -89,6 +114,22 @@ class CaseState(BaseModel):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    def snapshot(self) -> "CaseState":
+        """A copy to roll back to if a step cannot be recorded. Cheaper than a deep copy: the set-up, the
+        opening and the timeline's entries are never changed in place, so they are shared."""
+        copy = self.model_copy()
+        copy.clocks = self.clocks.model_copy(deep=True)
+        copy.referrals = [r.model_copy() for r in self.referrals]
+        copy.timeline, copy.warnings = list(self.timeline), list(self.warnings)
+        copy.step_times, copy.breaches = dict(self.step_times), dict(self.breaches)
+        return copy
+
+    def open_referrals(self) -> list[ReferralRef]:
+        return [r for r in self.referrals if r.status in OPEN_REFERRAL]
+
+    def referral(self, n: int) -> ReferralRef | None:
+        return next((r for r in self.referrals if r.n == n), None)
 
     @property
     def category_name(self) -> str:
@@ -119,7 +160,7 @@ class CaseState(BaseModel):
             escalation_level=self.escalation_level, sla_breached=any(v.breached for v in views),
             next_deadline=min(running, default=None),
             deadlines=self.clocks.deadlines(cal) if cal else {},
-            needs_attention=self.attention.problem if self.attention else None,
+            needs_attention=self.attention.problem if self.attention else None, joined_to=self.joined_to,
         )
 
     def view(self, now: datetime, page: TimelinePage | None = None) -> CaseView:
@@ -137,7 +178,8 @@ class CaseState(BaseModel):
             outcome=self.outcome,
             policy_version=self.setup.policy.version if self.setup else "",
             calendar_version=cal.version if cal else "", duplicate_of=self.duplicate_of,
-            warnings=self.warnings, clocks=self.clocks.views(cal, now),
+            warnings=self.warnings, has_nik=self.has_nik, previous_case=self.previous_case, reports=self.reports,
+            referrals=list(self.referrals), clocks=self.clocks.views(cal, now),
             timeline=self.timeline[start:start + page.limit], timeline_total=total,
             timeline_offset=self.timeline_dropped + start,
         )
@@ -158,6 +200,7 @@ class CaseState(BaseModel):
             assigned_at=self.step_times.get("assigned"), acknowledged_at=self.step_times.get("acknowledged"),
             assessed_at=self.step_times.get("assessed"), referred_at=self.step_times.get("referred"),
             resolved_at=self.step_times.get("resolved"), closed_at=self.finished_at, sequence=self.sequence,
+            has_nik=self.has_nik, previous_case=self.previous_case,
         )
 
 
@@ -182,6 +225,8 @@ class CaseRow(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     sequence: int
+    has_nik: bool = True
+    previous_case: str | None = None
 
 
 class CaseRecord(BaseModel):

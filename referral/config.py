@@ -11,6 +11,7 @@ from datetime import time
 from pathlib import Path
 
 from referral.calendar import PERBUP_BULELENG_56_2025, WeeklyHours, flat_hours, parse_office_hours
+from referral.i18n import language_from_env
 
 DEV_PII_KEY = "dev-only-pii-key: set REFERRAL_PII_KEY in production"
 DEV_HASH_SALT = "buleleng-dev-salt"
@@ -45,6 +46,12 @@ def _office_hours() -> WeeklyHours:
     return PERBUP_BULELENG_56_2025
 
 
+def _language() -> str:
+    """id (Bahasa Indonesia, the default) or en, from REFERRAL_LANGUAGE (REFERRAL_CLI_LANG is an older alias)."""
+    return language_from_env({"REFERRAL_LANGUAGE": os.environ.get("REFERRAL_LANGUAGE", ""),
+                              "REFERRAL_CLI_LANG": os.environ.get("REFERRAL_CLI_LANG", "")})
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
@@ -60,6 +67,7 @@ class Settings:
     sla_policy_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SLA_POLICY") or None)
     closures_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_CLOSURES_FILE") or None)
     roster_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_ROSTER_FILE") or None)
+    piket_file: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_PIKET_FILE") or None)
     office_hours: WeeklyHours = field(default_factory=_office_hours)
     utc_offset_minutes: int = field(default_factory=lambda: int(_env("REFERRAL_UTC_OFFSET_MINUTES", "480")))
     pii_key: str = field(default_factory=lambda: _env("REFERRAL_PII_KEY", DEV_PII_KEY))
@@ -67,6 +75,12 @@ class Settings:
     ui_url: str = field(default_factory=lambda: _env("REFERRAL_UI_URL", "http://localhost:8233"))
     public_url: str = field(default_factory=lambda: _env("REFERRAL_PUBLIC_URL", "http://localhost:8000"))
     history_limit: int = field(default_factory=lambda: int(_env("REFERRAL_HISTORY_LIMIT", "10000")))
+    # The worker: cases kept in memory (a miss replays the case's history) and workflow tasks at once (0: SDK's).
+    max_cached_workflows: int = field(default_factory=lambda: int(_env("REFERRAL_MAX_CACHED_WORKFLOWS", "1000")))
+    max_concurrent_workflow_tasks: int = field(
+        default_factory=lambda: int(_env("REFERRAL_MAX_CONCURRENT_WORKFLOW_TASKS", "0")))
+    # Worker deployment versioning: each run pinned to the build (the package version) that started it.
+    worker_versioning: bool = field(default_factory=lambda: _env("REFERRAL_WORKER_VERSIONING", "false") == "true")
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SMTP_HOST") or None)
     smtp_port: int = field(default_factory=lambda: int(_env("REFERRAL_SMTP_PORT", "25")))
     smtp_sender: str = field(default_factory=lambda: _env("REFERRAL_SMTP_SENDER", "rujukan@dinsos.example"))
@@ -75,7 +89,7 @@ class Settings:
     app_metrics_port: int = field(default_factory=lambda: int(_env("REFERRAL_APP_METRICS_PORT", "9465")))
     health_port: int = field(default_factory=lambda: int(_env("REFERRAL_HEALTH_PORT", "8081")))
     webhook_secret: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_WEBHOOK_SECRET") or None)
-    language: str = field(default_factory=lambda: _env("REFERRAL_LANGUAGE", "id"))
+    language: str = field(default_factory=_language)
     # The migration (admin) role: DDL, the roster, erasure. DATABASE_URL is the runtime role.
     database_admin_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_ADMIN_URL") or None)
     # The payload codec's keyring: a file of `key_id base64key` lines, or the same lines in REFERRAL_KEYS.
@@ -91,14 +105,7 @@ class Settings:
         return self.pii_key == DEV_PII_KEY
 
     def production_problems(self) -> list[str]:
-        """Secrets still at their public development values: a real deployment must set them."""
-        unsigned = ["REFERRAL_WEBHOOK_SECRET is not set: webhooks would go out unsigned"] if (
+        """What a real deployment must set: the payload keys are checked by casework.keys; here, a webhook
+        that would go out unsigned."""
+        return ["REFERRAL_WEBHOOK_SECRET is not set: webhooks would go out unsigned"] if (
             self.webhook_url and not self.webhook_secret) else []
-        return unsigned + [
-            f"{name} is not set (the development default is public)"
-            for name, value, default in (
-                ("REFERRAL_PII_KEY", self.pii_key, DEV_PII_KEY),
-                ("REFERRAL_HASH_SALT", self.hash_salt, DEV_HASH_SALT),
-            )
-            if value == default
-        ]

@@ -8,7 +8,7 @@ officers' free text (notes, plans, reasons), which the client seals before it re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -26,10 +26,11 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REJECTED = "rejected"
+    JOINED = "joined"  # a further report of an open case: it joined that case and ended
 
 
 OPEN_STATUSES = (Status.RECEIVED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.ASSESSED, Status.REFERRED, Status.RESOLVED)
-FINISHED_STATUSES = (Status.CLOSED, Status.REJECTED)
+FINISHED_STATUSES = (Status.CLOSED, Status.REJECTED, Status.JOINED)
 
 Role = Literal["pendamping", "head_of_bidang", "kepala_dinas", "service", "partner", "system"]
 
@@ -72,28 +73,52 @@ class Referral(Action):
     FREE_TEXT: ClassVar[tuple[str, ...]] = ("note", "plan")
 
 
-class Outcome(StrEnum):
-    SERVICE_PROVIDED = "service_provided"
-    SOCIAL_ASSISTANCE = "social_assistance"
-    REFERRED_EXTERNAL = "referred_external"
-    INSTITUTIONAL_CARE = "institutional_care"
-    NOT_ELIGIBLE = "not_eligible"
-    SUBJECT_UNREACHABLE = "subject_unreachable"
-
-
 class Resolution(Action):
-    outcome: Outcome
+    """How the case ends: an outcome from the catalogue (referral/data/outcomes.csv) and what it needs:
+    the programme for assistance, the village meeting's date for a register proposal, the partner office."""
+
+    outcome: str = Field(min_length=1, max_length=40, description="an outcome code from the catalogue")
+    programme: str | None = Field(default=None, max_length=20, description="assistance_given: PKH, BPNT, PBI_JKN, ATENSI, DAERAH")
+    meeting_date: date | None = Field(default=None, description="proposed_to_register: the Musdes/Muskel date")
+    partner: str | None = Field(default=None, max_length=40, description="served_by_partner: the partner office code")
+
+
+class Closing(Action):
+    """Close a resolved case; the outcome recorded at resolution may be confirmed or corrected."""
+
+    outcome: str | None = Field(default=None, max_length=40)
+    programme: str | None = Field(default=None, max_length=20)
+    meeting_date: date | None = None
+    partner: str | None = Field(default=None, max_length=40)
 
 
 class RejectReason(StrEnum):
     OUT_OF_AREA = "out_of_area"
     DUPLICATE = "duplicate"
     NOT_PPKS = "not_ppks"
+    NOT_VERIFIED = "not_verified"
+    WITHDRAWN = "withdrawn"
+    BUKAN_WEWENANG = "bukan_wewenang"  # not this office's authority: forwarded to another
 
 
 class Rejection(Action):
     reason: RejectReason
     duplicate_of: str | None = Field(default=None, max_length=64)
+    forwarded_to: str | None = Field(default=None, max_length=200, description="bukan_wewenang: the authority it went to")
+
+
+class PartnerNeed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partner: str = Field(min_length=1, max_length=40, description="a partner office code (referral/data/partners.csv)")
+    need: str = Field(min_length=3, max_length=SEALED_ROOM, description="what the office is asked to do")
+    required: bool | None = Field(default=None, description="the case waits for it before resolution (default: the catalogue's)")
+
+
+class PartnerReferralRequest(Action):
+    """Refer an assessed case to one or more partner offices; each becomes a sub-case with its own clock."""
+
+    partners: list[PartnerNeed] = Field(min_length=1, max_length=8)
+    FREE_TEXT: ClassVar[tuple[str, ...]] = ("note",)
 
 
 class Reassignment(Action):
@@ -129,6 +154,21 @@ class TimelinePage(BaseModel):
     limit: int = Field(default=100, ge=0, le=1000)
 
 
+class ReferralRef(BaseModel):
+    """A sub-case sent to a partner office, as its case sees it."""
+
+    n: int
+    partner: str
+    workflow_id: str
+    status: str  # sent, accepted, overdue, done, refused, withdrawn
+    required: bool
+    sent_at: datetime
+    due_at: datetime | None = None
+
+
+OPEN_REFERRAL = ("sent", "accepted", "overdue")
+
+
 class CaseSummary(BaseModel):
     """What an action answers: compact, so a long case's history does not grow with every update."""
 
@@ -140,6 +180,7 @@ class CaseSummary(BaseModel):
     next_deadline: datetime | None
     deadlines: dict[str, str | None] = {}
     needs_attention: str | None = None
+    joined_to: str | None = None  # a further report: the open case it joined
 
 
 class CaseView(CaseSummary):
@@ -159,6 +200,10 @@ class CaseView(CaseSummary):
     calendar_version: str
     duplicate_of: str | None = None
     warnings: list[str] = []
+    has_nik: bool = True
+    previous_case: str | None = None
+    reports: int = 1  # this report and the further ones that joined it
+    referrals: list[ReferralRef] = []
     clocks: list[ClockView]
     timeline: list[TimelineEntry]
     timeline_total: int = 0
@@ -171,6 +216,7 @@ class Receipt(BaseModel):
     complaint_id: str
     status: Status
     repeat: bool = False
+    joined: bool = False  # a further report of an open case: `complaint_id` is that case
     pendamping_id: str | None = None
     needs_attention: str | None = None
 
@@ -179,3 +225,23 @@ class RosterChange(BaseModel):
     """Officers who left the roster: their open cases go to whoever covers the village now."""
 
     left: list[str] = []
+
+
+class ReportJoined(BaseModel):
+    """A further report of the same person and category joined this open case (sent by that report's workflow)."""
+
+    workflow_id: str
+    channel: str
+    received_at: datetime
+    key: str
+
+
+class ReferralChanged(BaseModel):
+    """A sub-case tells its case that its status changed (and, for a NIK registration, that a NIK was recorded)."""
+
+    n: int
+    status: str
+    at: datetime
+    key: str = ""
+    nik_recorded: bool = False
+    duplicate_of: str | None = None

@@ -28,7 +28,7 @@ def context(case: CaseState, now: datetime) -> NoticeContext | None:
         complaint_id=case.complaint_id, village=village.label, kecamatan=village.kecamatan,
         category=case.category, category_name=case.category_name, urgency=case.opening.urgency.value,
         status=case.status.value, deadline=case.summary(now).next_deadline,
-        utc_offset_minutes=case.setup.calendar.utc_offset_minutes,
+        utc_offset_minutes=case.setup.calendar.utc_offset_minutes, language=case.setup.language,
     )
 
 
@@ -41,7 +41,9 @@ def case_event(case: CaseState, step: Step, key: str, at: datetime, now: datetim
         opening=case.opening,
         kecamatan=village.kecamatan if village else "",
         received_at=case.received_at or at, row=case.row(),
-        notices=[NoticeRequest(recipient=n.recipient, kind=n.kind, facts=n.facts, not_before=not_before)
+        notices=[NoticeRequest(recipient=n.recipient, kind=n.kind, facts=n.facts,
+                               not_before=now if n.recipient == "piket" else not_before)  # on duty: at once
                  for n in step.notices],
         context=context(case, now),
+        local_date=case.setup.calendar.local(now).date() if case.setup else None,
     )

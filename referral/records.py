@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from referral.case import CaseRow, CaseSetup
 from referral.intake import CaseOpening, PersonalData
 from referral.models import TimelineEntry
+from referral.calendar import WorkingCalendar
 from referral.sla import SlaPolicy
 
 CASE_SETUP = "case_setup"
@@ -21,7 +22,9 @@ OPEN_CASE = "open_case"
 RECORD_EVENT = "record_event"
 CHOOSE_PENDAMPING = "choose_pendamping"
 LOAD_POLICY = "load_policy"
+CASE_CALENDAR = "case_calendar"
 PENDAMPING_ACTIVE = "pendamping_active"
+RECORD_REFERRAL = "record_referral"
 
 
 class OpenCaseRequest(BaseModel):
@@ -48,13 +51,19 @@ class Assignment(BaseModel):
 
 
 class OpenedCase(BaseModel):
-    """The intake recorded (the row and its 'received' event) and who takes the case."""
+    """The intake recorded (the row and its 'received' event) and who takes the case; or, for a further
+    report of an open case, the case it joined (no row of its own, no assignment)."""
 
     complaint_id: str
     duplicate_of: str | None = None
-    assignment: Assignment
-    events: list[TimelineEntry]
+    assignment: Assignment | None = None
+    events: list[TimelineEntry] = []
     warnings: list[str] = []
+    joined_to: str | None = None
+    joined_workflow_id: str | None = None
+    joined_key: str | None = None
+    previous_case: str | None = None
+    finished_at: datetime | None = None  # the step's wall clock when done (see CaseSteps.awake_until)
 
 
 class AssignRequest(BaseModel):
@@ -85,6 +94,7 @@ class NoticeContext(BaseModel):
     status: str
     deadline: datetime | None = None
     utc_offset_minutes: int = 480
+    language: str = "id"
 
 
 class NoticeRequest(BaseModel):
@@ -113,11 +123,13 @@ class CaseEvent(BaseModel):
     row: CaseRow
     notices: list[NoticeRequest] = []
     context: NoticeContext | None = None
+    local_date: date | None = None  # the office's date of the step (who is on duty)
 
 
 class Recorded(BaseModel):
     new: bool
     recipients: dict[str, str] = {}  # recipient as asked (e.g. head:rehabilitasi_sosial) -> officer id
+    finished_at: datetime | None = None  # the step's wall clock when done (see CaseSteps.awake_until)
 
 
 class PolicyRequest(BaseModel):
@@ -126,3 +138,41 @@ class PolicyRequest(BaseModel):
 
 class PolicyResult(BaseModel):
     policy: SlaPolicy
+
+
+class CalendarRequest(BaseModel):
+    complaint_id: str
+    first_year: int
+
+
+class CalendarResult(BaseModel):
+    calendar: WorkingCalendar
+
+
+class ReferralEvent(BaseModel):
+    """One step of a sub-case at a partner office: recorded in the case's trail (once, by key), its own row
+    in case_referrals, and who is told (the office, or the head of the bidang when it is late)."""
+
+    complaint_id: str
+    n: int
+    partner: str
+    workflow_id: str
+    key: str
+    event: str
+    actor: str
+    occurred_at: datetime
+    status: str
+    required: bool
+    due_at: datetime | None = None
+    detail: dict[str, Any] = {}
+    nik: str | None = None  # a NIK registration's result (sealed): stored in the case's subject, never logged
+    notices: list[NoticeRequest] = []
+    context: NoticeContext | None = None
+    local_date: date | None = None
+
+
+class ReferralRecorded(BaseModel):
+    new: bool
+    recipients: dict[str, str] = {}
+    nik_recorded: bool = False
+    duplicate_of: str | None = None  # the duplicate check run again with the new NIK

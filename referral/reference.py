@@ -41,12 +41,14 @@ class Village:
 
 @dataclass(frozen=True)
 class Category:
-    """One of the 26 PPKS categories (Permensos 8/2012) and the bidang that handles it."""
+    """One of the 26 PPKS categories (Permensos 8/2012) and the bidang that handles it. A `sensitive`
+    category's mere mention identifies a vulnerable person in a small desa: notifications never name it."""
 
     code: str
     name: str
     english: str
     bidang: str
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def categories() -> dict[str, Category]:
     for r in _rows("ppks_categories.csv"):
         if r["bidang"] not in BIDANG_CODES:
             raise ValueError(f"ppks_categories.csv: {r['code']} has unknown bidang {r['bidang']!r}")
-        out[r["code"]] = Category(code=r["code"], name=r["name"], english=r["english"], bidang=r["bidang"])
+        out[r["code"]] = Category(code=r["code"], name=r["name"], english=r["english"], bidang=r["bidang"],
+                                  sensitive=(r.get("sensitive") or "").strip() == "yes")
     return out
 
 
@@ -292,3 +295,86 @@ def load_roster(path: str | None = None) -> Roster:
         return sample_roster()
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return parse_roster(fh.read())
+
+
+@dataclass(frozen=True)
+class PiketShift:
+    """An officer on duty (piket) from `starts_on` to `ends_on`, for urgent escalations outside office hours."""
+
+    starts_on: str
+    ends_on: str
+    officer_id: str
+
+
+def load_piket(path: str | None = None) -> list[PiketShift]:
+    """The piket rota: ``$REFERRAL_PIKET_FILE`` (CSV starts_on,ends_on,officer_id), else the SAMPLE rota."""
+    from datetime import date
+
+    path = path or os.environ.get("REFERRAL_PIKET_FILE") or None
+    text = (open(path, encoding="utf-8-sig").read() if path
+            else resources.files("referral.data").joinpath("piket_sample.csv").read_text(encoding="utf-8"))
+    shifts, problems = [], []
+    for lineno, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            starts, ends = date.fromisoformat(row["starts_on"].strip()), date.fromisoformat(row["ends_on"].strip())
+        except (KeyError, ValueError, AttributeError):
+            problems.append(f"line {lineno}: starts_on and ends_on must be dates YYYY-MM-DD")
+            continue
+        if ends < starts:
+            problems.append(f"line {lineno}: ends_on is before starts_on")
+        shifts.append(PiketShift(starts.isoformat(), ends.isoformat(), (row.get("officer_id") or "").strip()))
+    if problems:
+        raise RosterError(problems)
+    return shifts
+
+
+@dataclass(frozen=True)
+class Partner:
+    """An office a case can be referred to (the referral network); its time to answer is in the SLA policy."""
+
+    code: str
+    name: str
+    kind: str
+    bidang: str  # the bidang whose head hears when this office is late
+    email: str
+    required: bool  # by default the case waits for this referral before it can be resolved
+    needs_nik_first: bool  # a referral that cannot start before the subject has a NIK
+
+    @property
+    def recipient_id(self) -> str:
+        """The partner's address in the outbox (partners are notified like officers)."""
+        return f"MITRA-{self.code}"
+
+
+@cache
+def partners() -> dict[str, Partner]:
+    out = {}
+    for r in _rows("partners.csv"):
+        if r["bidang"] not in BIDANG_CODES:
+            raise ValueError(f"partners.csv: {r['code']} has unknown bidang {r['bidang']!r}")
+        out[r["code"]] = Partner(code=r["code"], name=r["name"], kind=r["kind"], bidang=r["bidang"],
+                                 email=r["email"], required=r["required"] == "yes", needs_nik_first=r["needs_nik_first"] == "yes")
+    return out
+
+
+@dataclass(frozen=True)
+class OutcomeKind:
+    """How a case ends (resolve/close): `detail` names what must come with it (programme, meeting_date,
+    partner); `needs_nik` outcomes wait for the subject's NIK."""
+
+    code: str
+    name: str
+    english: str
+    detail: str
+    needs_nik: bool
+
+
+@cache
+def outcomes() -> dict[str, OutcomeKind]:
+    return {r["code"]: OutcomeKind(code=r["code"], name=r["name"], english=r["english"], detail=r["detail"],
+                                   needs_nik=r["needs_nik"] == "yes") for r in _rows("outcomes.csv")}
+
+
+@cache
+def programmes() -> dict[str, str]:
+    return {r["code"]: r["name"] for r in _rows("programmes.csv")}

@@ -39,6 +39,7 @@ class ClockName(StrEnum):
     FOLLOW_UP_PLAN = "follow_up_plan"
     COMPLETION = "completion"
     OVERALL = "overall"
+    REFERRAL = "referral"  # a sub-case's clock at a partner office (its rule comes from the partner catalogue)
 
 
 # The clocks a pendamping must stop (a breach counts against them); the rest belong to the bidang.
@@ -126,10 +127,13 @@ class SlaPolicy(BaseModel):
     reopen_window_days: int = 30
     max_backdate_days: int = Field(default=30, ge=0, le=366)
     """How far back `reported_at` may lie; an older paper report is entered as received now."""
+    referral_clocks: dict[str, ClockRule] = {}
+    """A partner office's time to answer a referral, by partner code ("default" for the others)."""
 
     @model_validator(mode="after")
     def _complete(self) -> "SlaPolicy":
-        needed = [c.value for c in ClockName if c != ClockName.OVERALL] + ["completion_investigation"]
+        needed = [c.value for c in ClockName if c not in (ClockName.OVERALL, ClockName.REFERRAL)]
+        needed += ["completion_investigation"]
         if "overall" in self.clocks:
             needed += ["overall", "overall_investigation"]
         problems = [
@@ -145,6 +149,12 @@ class SlaPolicy(BaseModel):
 
     def has(self, clock: ClockName) -> bool:
         return clock.value in self.clocks
+
+    def referral_rule(self, partner: str) -> ClockRule:
+        found = self.referral_clocks.get(partner) or self.referral_clocks.get("default")
+        if found is None:
+            raise ValueError(f"the policy has no referral clock for {partner} and no default")
+        return found
 
     def rule(self, clock: ClockName, urgency: Urgency, needs_investigation: bool = False) -> ClockRule:
         key = clock.value
@@ -383,10 +393,14 @@ class CaseClocks(BaseModel):
         clock.rearm(calendar, policy, now)
 
     def apply_rules(self, policy: SlaPolicy, calendar: WorkingCalendar, urgency: Urgency,
-                    needs_investigation: bool, now: datetime) -> None:
-        """Re-measure running clocks under a new policy or calendar; fired milestones never fire twice."""
+                    needs_investigation: bool, now: datetime, rearm: bool = True,
+                    only: tuple[ClockName, ...] | None = None) -> None:
+        """Re-measure running clocks under a new policy or calendar. With `rearm`, milestones that now lie ahead
+        may fire again (a policy change); without, a fired milestone stays fired (a corrected calendar)."""
         self.semantics = policy.deadline_semantics
         for clock in self.running():
+            if only is not None and clock.name not in only:
+                continue
             fresh = Clock.start(clock.name, policy.rule(clock.name, urgency, needs_investigation), calendar,
                                 clock.started_at, clock.run, self.semantics)
             if fresh.axis != clock.axis:  # counted on the other axis: the extension cannot carry over
@@ -394,7 +408,8 @@ class CaseClocks(BaseModel):
             clock.axis, clock.budget_seconds = fresh.axis, fresh.budget_seconds
             clock.escalate_every_seconds, clock.escalate_every_days = fresh.escalate_every_seconds, fresh.escalate_every_days
             clock.end_of_day = fresh.end_of_day
-            clock.rearm(calendar, policy, now)
+            if rearm:
+                clock.rearm(calendar, policy, now)
 
     # ---- questions ----
 

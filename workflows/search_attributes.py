@@ -26,11 +26,12 @@ CONDITIONS = SearchAttributeKey.for_keyword_list("Conditions")
 INVOLVED_BIDANG = SearchAttributeKey.for_keyword_list("InvolvedBidang")
 SUBMITTED_BY = SearchAttributeKey.for_keyword("SubmittedBy")
 REFERRAL_PARTNERS = SearchAttributeKey.for_keyword_list("ReferralPartners")
+REFERRAL_STATUS = SearchAttributeKey.for_keyword("ReferralStatus")  # of a sub-case at a partner office
 
 ALL = [
     COMPLAINT_STATUS, VILLAGE_CODE, KECAMATAN, PENDAMPING_ID, BIDANG, PPKS_CATEGORY, URGENCY,
     ESCALATION_LEVEL, SLA_BREACHED, NEXT_DEADLINE, NEEDS_ATTENTION, CONDITIONS, INVOLVED_BIDANG, SUBMITTED_BY,
-    REFERRAL_PARTNERS,
+    REFERRAL_PARTNERS, REFERRAL_STATUS,
 ]
 
 # Name and type as `temporal server start-dev --search-attribute` and the operator API spell them.
@@ -66,6 +67,11 @@ def for_case(case: dict[str, Any]) -> dict[SearchAttributeKey, Any]:
         SUBMITTED_BY: case.get("submitted_by") or "",
         REFERRAL_PARTNERS: sorted(set(case.get("referral_partners") or [])),
     }
+
+
+def for_joined_report(joined_to: str) -> dict[SearchAttributeKey, Any]:
+    """A further report that joined an open case: it is listed as joined, never as a case of its own."""
+    return {COMPLAINT_STATUS: "joined", NEEDS_ATTENTION: False}
 
 
 def typed(values: dict[SearchAttributeKey, Any]) -> TypedSearchAttributes:

@@ -24,6 +24,13 @@ class ReferenceStore:
                 " kind = EXCLUDED.kind",
                 [(v.code, v.name, v.kecamatan, v.kind) for v in reference.villages().values()],
             )
+            # Partner offices are addressed like officers (role partner): their referrals' notices reach them.
+            await conn.executemany(
+                "INSERT INTO officers (officer_id, role, bidang, name, email, active) VALUES ($1, 'partner', $2, $3, $4, true)"
+                " ON CONFLICT (officer_id) DO UPDATE SET role = 'partner', bidang = EXCLUDED.bidang,"
+                " name = EXCLUDED.name, email = EXCLUDED.email, active = true",
+                [(p.recipient_id, p.bidang, p.name, p.email) for p in reference.partners().values()],
+            )
             await conn.executemany(
                 "INSERT INTO ppks_categories (code, name, english, bidang) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, english = EXCLUDED.english,"

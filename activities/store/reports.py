@@ -9,8 +9,11 @@ import asyncpg
 
 WITA = timezone(timedelta(hours=8))
 
-# The pendamping holding a case at a moment ($m): the latest assignment event before it. Cases
-# without any assignment events (imported rows) fall back to the row's current pendamping_id.
+# The pendamping holding a case at a moment ($m): the latest assignment event before it, by the event's name
+# (`assigned` at intake, `reassigned` by a supervisor, after breaches or a roster change), whatever its key
+# (`0002:assigned`, ...). Cases without any assignment events (imported rows) fall back to the row's
+# current pendamping_id. A case entered after a clock had already run out (a late paper report) has no
+# holder at that deadline: its breach counts as unassigned, not against the pendamping who received it late.
 _OWNER_AT = """
     CASE WHEN EXISTS (SELECT 1 FROM complaint_events a
                       WHERE a.complaint_id = c.complaint_id AND a.event IN ('assigned', 'reassigned'))
@@ -24,7 +27,8 @@ _OWNER_AT = """
 # (or acknowledged/resolved inside it). The report filters each figure precisely.
 CASES_SQL = f"""
 SELECT c.complaint_id, c.status, c.village_code, c.kecamatan, c.category, c.bidang, c.pendamping_id,
-       c.escalation_level, c.urgency, c.reported_at, c.received_at, c.assigned_at, c.acknowledged_at,
+       c.escalation_level, c.urgency, c.needs_investigation, c.conditions, c.outcome,
+       c.reported_at, c.received_at, c.assigned_at, c.acknowledged_at,
        c.assessed_at, c.referred_at, c.resolved_at, c.closed_at,
        {_OWNER_AT.format(m="$2")} AS pendamping_at_end
 FROM complaints c
@@ -33,12 +37,12 @@ WHERE c.received_at < $2
 ORDER BY c.received_at, c.complaint_id
 """
 
-# Breaches (first escalation of a clock) due inside the period, with the case's grouping columns and
+# Breaches (first escalation of a clock, the overall clock included) due inside the period, with the case's grouping columns and
 # the pendamping who held the case when the clock breached (strictly before due_at, so an automatic
 # reassignment triggered by the breach itself does not take the blame).
 BREACHES_SQL = f"""
 SELECT e.complaint_id, e.detail->>'clock' AS clock, (e.detail->>'due_at')::timestamptz AS due_at,
-       e.occurred_at, c.village_code, c.kecamatan, c.category, c.bidang,
+       e.occurred_at, c.village_code, c.kecamatan, c.category, c.bidang, c.conditions, c.outcome,
        {_OWNER_AT.format(m="(e.detail->>'due_at')::timestamptz")} AS pendamping_id
 FROM complaint_events e
 JOIN complaints c ON c.complaint_id = e.complaint_id

@@ -38,7 +38,7 @@ class RosterStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE coverage IN EXCLUSIVE MODE")
             left = await conn.fetch(
-                "SELECT officer_id FROM officers WHERE active AND NOT (officer_id = ANY($1::text[]))",
+                "SELECT officer_id FROM officers WHERE active AND role <> 'partner' AND NOT (officer_id = ANY($1::text[]))",
                 list(roster.officers),
             )
             await conn.executemany(
@@ -48,8 +48,9 @@ class RosterStore:
                 " name = EXCLUDED.name, email = EXCLUDED.email, active = true",
                 [(o.officer_id, o.role, o.bidang, o.name, o.email) for o in roster.officers.values()],
             )
-            await conn.execute(
-                "UPDATE officers SET active = false WHERE NOT (officer_id = ANY($1::text[]))", list(roster.officers))
+            await conn.execute(  # partner offices come from the reference data, not the roster
+                "UPDATE officers SET active = false WHERE role <> 'partner' AND NOT (officer_id = ANY($1::text[]))",
+                list(roster.officers))
             await conn.execute("DELETE FROM coverage")
             await conn.executemany(
                 "INSERT INTO coverage (village_code, pendamping_id) VALUES ($1, $2)", list(roster.coverage.items()))
@@ -61,7 +62,7 @@ class RosterStore:
             "SELECT o.officer_id, o.role, o.bidang, o.email, o.active,"
             "  (SELECT min(v.kecamatan) FROM coverage c JOIN villages v ON v.code = c.village_code"
             "    WHERE c.pendamping_id = o.officer_id) AS kecamatan"
-            " FROM officers o WHERE o.active OR NOT $1 ORDER BY o.officer_id", active_only)
+            " FROM officers o WHERE o.role <> 'partner' AND (o.active OR NOT $1) ORDER BY o.officer_id", active_only)
         return [OfficerRecord(**dict(r)) for r in rows]
 
     async def officer(self, officer_id: str) -> OfficerRecord | None:
@@ -106,6 +107,24 @@ class RosterStore:
         bidang = next(p.bidang for p in pendamping if p.officer_id == choice.pendamping_id)
         return Assignment(pendamping_id=choice.pendamping_id, bidang=bidang, reason=choice.reason)
 
+    async def replace_piket(self, shifts: list[reference.PiketShift]) -> int:
+        """Load the piket rota in one transaction (shifts of officers not on the roster are refused)."""
+        from datetime import date
+
+        async with self.pool.acquire() as conn, conn.transaction():
+            known = {r["officer_id"] for r in await conn.fetch("SELECT officer_id FROM officers")}
+            unknown = sorted({s.officer_id for s in shifts} - known)
+            if unknown:
+                raise reference.RosterError([f"piket: officer {o} is not on the roster" for o in unknown])
+            await conn.execute("DELETE FROM piket_roster")
+            await conn.executemany(
+                "INSERT INTO piket_roster (starts_on, ends_on, officer_id) VALUES ($1, $2, $3)",
+                [(date.fromisoformat(s.starts_on), date.fromisoformat(s.ends_on), s.officer_id) for s in shifts])
+        return len(shifts)
+
+    async def has_piket(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT count(*) FROM piket_roster"))
+
     async def pendamping_active(self, officer_id: str) -> bool:
         return bool(await self.pool.fetchval(
             "SELECT active FROM officers WHERE officer_id = $1 AND role = 'pendamping'", officer_id))
@@ -118,12 +137,16 @@ class RosterStore:
         return [r["workflow_id"] for r in rows]
 
 
-async def resolve_recipients(conn: asyncpg.Connection, wanted: list[str]) -> dict[str, str]:
-    """`head:<bidang>`, `kepala_dinas` and `piket` to the officer who holds the role now; ids stay ids.
-
-    A bidang without a head falls back to the kepala dinas, so an escalation always reaches someone.
-    """
+async def resolve_recipients(conn: asyncpg.Connection, wanted: list[str], on: date | None = None) -> dict[str, str]:
+    """`head:<bidang>`, `kepala_dinas` and `piket` (on duty on the day `on`) to the officer who holds the role
+    now; ids stay ids. A bidang without a head, or a day without a piket, falls back to the kepala dinas, so
+    an escalation always reaches someone."""
     rows = await conn.fetch("SELECT officer_id, role, bidang FROM officers WHERE active")
+    piket = None
+    if "piket" in wanted and on is not None:
+        piket = await conn.fetchval(
+            "SELECT p.officer_id FROM piket_roster p JOIN officers o ON o.officer_id = p.officer_id AND o.active"
+            " WHERE $1 BETWEEN p.starts_on AND p.ends_on ORDER BY p.starts_on DESC LIMIT 1", on)
     kadis = next((r["officer_id"] for r in rows if r["role"] == "kepala_dinas"), None)
     heads = {r["bidang"]: r["officer_id"] for r in rows if r["role"] == "head_of_bidang"}
     resolved = {}
@@ -132,6 +155,8 @@ async def resolve_recipients(conn: asyncpg.Connection, wanted: list[str]) -> dic
             who = heads.get(ref.removeprefix("head:")) or kadis
         elif ref == "kepala_dinas":
             who = kadis
+        elif ref == "piket":
+            who = piket or kadis
         else:
             who = ref
         if who:

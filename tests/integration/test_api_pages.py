@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.routes_support import csrf_token
-from tests.integration.test_api_stack import Stack, api_stack, submitted_case
+from tests.integration.test_api_stack import Stack, api_stack, eventually, submitted_case
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +134,33 @@ async def test_actions_offered_follow_the_case_and_the_person(stack: Stack):
     assert offered["PD-34"] == ["acknowledge", "pause"]
     assert offered["KABID-PJS"] == ["reject", "reassign", "pause", "extend", "change_policy"]
     assert offered["KADIS"] == offered["KABID-PJS"]
+
+
+async def test_a_pendamping_refers_to_partner_offices_and_records_an_answer_from_the_page(stack: Stack):
+    case = await submitted_case(stack)
+    url = f"/kasus/{case['complaint_id']}"
+    async with signed_in(stack, "PD-34") as http:
+        for action, fields in (("acknowledge", {}), ("assess", {"category": "penyandang_disabilitas"}),
+                               ("refer", {"plan": "rujukan ke puskesmas dan pendampingan keluarga"})):
+            form = form_of((await http.get(url)).text, action)
+            assert (await http.post(f"{url}/aksi/{action}", data={**form, **fields})).status_code == 303, action
+        refer = form_of((await http.get(url)).text, "refer_partner")
+        half_row = await http.post(f"{url}/aksi/refer_partner", data={**refer, "mitra_1": "DINKES"})
+        sent = await http.post(f"{url}/aksi/refer_partner", data={
+            **refer, "mitra_1": "DINKES", "kebutuhan_1": "pemeriksaan kesehatan di rumah", "mitra_2": ""})
+        page = (await http.get(url)).text
+        answer = re.search(r'<form method="post" action="([^"]*/rujukan/(\d+)/accept)".*?</form>', page, re.S)
+        assert answer, "no form to record the office's acceptance"
+        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', answer.group(0)))
+        no_service_yet = await http.post(answer.group(1).replace("/accept", "/done"), data={**hidden, "via": "telepon"})
+        accepted = await http.post(answer.group(1), data={**hidden, "via": "telepon"})
+
+        async def shown_accepted() -> str | None:  # the sub-case tells its case by a signal: a moment later
+            text = (await http.get(url)).text
+            return text if re.search(r'<tr class="referral-accepted">.*?Diterima', text, re.S) else None
+        await eventually(shown_accepted, what="the referral shown as accepted")
+    assert half_row.status_code == 422 and "need" in half_row.text
+    assert sent.status_code == 303
+    assert "Rujukan ke instansi mitra" in page and "Dinas Kesehatan Kabupaten Buleleng / Puskesmas" in page
+    assert no_service_yet.status_code == 422 and "provided" in no_service_yet.text
+    assert accepted.status_code == 303, accepted.text

@@ -71,10 +71,12 @@ class Stack:
 
 
 @asynccontextmanager
-async def api_stack(client: Client, store: Store, **overrides: Any) -> AsyncIterator[Stack]:
+async def api_stack(client: Client, store: Store, workflow_cache: int | None = None,
+                    **overrides: Any) -> AsyncIterator[Stack]:
+    """The API over a worker of its own; `workflow_cache` for tests of many cases at once (see running_worker)."""
     queue = task_queue()
     settings = api_settings(**overrides)
-    async with running_worker(client, store, queue):
+    async with running_worker(client, store, queue, workflow_cache=workflow_cache):
         async with serve(settings, store, client, config=replace(Settings(), task_queue=queue),
                          host="127.0.0.1", port=0) as running:
             yield Stack(url=running.url, client=client, store=store, queue=queue, settings=settings)

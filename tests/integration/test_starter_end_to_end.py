@@ -61,7 +61,7 @@ async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env,
             ["acknowledge", "--actor", "PD-34"],
             ["assess", "--actor", "PD-34", "--note", "kunjungan rumah 27/11"],
             ["refer", "--actor", "PD-34", "--plan", "alat bantu dengar dan terapi wicara"],
-            ["resolve", "--actor", "KABID-REHSOS", "--outcome", "service_provided"],
+            ["resolve", "--actor", "KABID-REHSOS", "--outcome", "assistance_given", "--programme", "ATENSI"],
             ["close", "--actor", "PD-34"],
         ):
             done = await astarter(env, "act", case, *action)
@@ -85,12 +85,13 @@ async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env,
     assert [e.event for e in events if e.event in steps] == steps
     row = await db.cases.complaint(case, personal=True)
     assert (row.status, row.pendamping_id, row.bidang, row.outcome) == (
-        "closed", "PD-34", "rehabilitasi_sosial", "service_provided")
+        "closed", "PD-34", "rehabilitasi_sosial", "assistance_given")
     assert row.subject["nik"] == "5108081507800001"  # personal data lives in Postgres ...
     history_text = (await dev_env.client.get_workflow_handle(submitted["workflow_id"]).fetch_history()).to_json()
     assert "5108081507800001" not in history_text and "Ketut Warga" not in history_text  # ... not in Temporal
     assert "kunjungan rumah 27/11" not in history_text  # officers' notes are sealed in Temporal too ...
-    assert next(e for e in events if e.event == "assessed").detail["note"] == "kunjungan rumah 27/11"
+    opened = await db.cases.events(case, personal=True)  # encrypted under the case's data key at rest
+    assert next(e for e in opened if e.event == "assessed").detail["note"] == "kunjungan rumah 27/11"
     assert next(e for e in view["timeline"] if e["event"] == "assessed")["detail"]["note"] == "kunjungan rumah 27/11"
     assert case in [r["complaint_id"] for r in json.loads(listed.stdout)]
 

@@ -6,8 +6,8 @@ to level 2) is pending with its summary. With the worker still running (the "Cur
 live query), the case's pages are opened and checked for:
 
 - the User Metadata tab: the static summary, the static details and the current details (clock table
-  with BREACHED) -- each rendered as Markdown inside its own iframe;
-- the Timeline: named timers ("SLA: ...") and named local activities ("Record intake and assign: ...");
+  with TERLEWATI) -- each rendered as Markdown inside its own iframe, in Bahasa Indonesia (the default);
+- the Timeline: named timers ("SLA: ...") and named local activities ("Catat pengaduan dan tugaskan: ...");
 - no personal data (names, NIK, phone) anywhere the project writes text for the UI.
 
 Screenshots go to tests/artifacts/ (git-ignored). The UI long-polls, so the test waits for text, never
@@ -35,6 +35,7 @@ from activities.store import Store as Database
 from casework import cases
 from casework.intake import Submitted, submit
 from referral import presentation
+from referral.actions import Step
 from referral.intake import ComplaintIntake
 from referral.models import CaseView
 from tests.conftest import make_intake, running_worker, task_queue
@@ -165,16 +166,17 @@ async def test_user_metadata_tab_shows_summary_details_and_current_details(breac
         assert expected_summary.startswith("Penyandang Disabilitas · Desa Bengkala, Kec. Kubutambahan")
         await expect(summary).to_contain_text(expected_summary, timeout=WAIT_MS)
 
-        await expect(details).to_contain_text(f"Complaint {case.submitted.complaint_id}", timeout=WAIT_MS)
+        await expect(details).to_contain_text(f"Pengaduan {case.submitted.complaint_id}", timeout=WAIT_MS)
         await expect(details).to_contain_text("Desa Bengkala (51.08.08.2010)")
-        await expect(details).to_contain_text("Urgency: emergency")
+        await expect(details).to_contain_text("Urgensi: Darurat")
 
         # Current details: answered by the running worker through the metadata query.
-        await expect(current).to_contain_text("BREACHED", timeout=WAIT_MS)
-        await expect(current).to_contain_text("Escalation level: 1")
-        await expect(current).to_contain_text("SLA breached")
+        await expect(current).to_contain_text("TERLEWATI", timeout=WAIT_MS)
+        await expect(current).to_contain_text("Tingkat eskalasi: 1")
+        await expect(current).to_contain_text("SLA terlewati")
         await expect(current).to_contain_text(f"Pendamping: {case.view.pendamping_id}")
-        await expect(current).to_contain_text("acknowledgement")
+        await expect(current).to_contain_text("Konfirmasi")
+        await expect(current).to_contain_text("Penyelesaian sejak laporan")  # the overall clock too
         # The clocks are a Markdown list, rendered as list items, not shown as dashes.
         await expect(page.frame_locator("#user-metadata-current-details").locator("li").first).to_be_visible()
 
@@ -193,15 +195,16 @@ async def test_timeline_shows_named_timers_and_the_history_names_each_step(breac
         await _open_tab(page, case, "timeline-tab")
         await expect(page).to_have_url(re.compile(r"/timeline$"), timeout=WAIT_MS)
         # The pending timer carries the next SLA milestone, in WITA.
-        timer = page.get_by_text(re.compile(r"^SLA: acknowledgement .* WITA$")).first
+        timer = page.get_by_text(re.compile(r"^SLA: \w+ konfirmasi .* WITA$")).first
         await expect(timer).to_be_visible(timeout=WAIT_MS)
-        assert re.search(r"escalation to level 2 \w{3} \d{2} \w{3} \d{4} \d{2}:\d{2} WITA", await timer.inner_text())
+        assert re.search(r"^SLA: eskalasi konfirmasi ke level 2 (Sen|Sel|Rab|Kam|Jum|Sab|Min), \d{1,2} \w{3} \d{4}"
+                         r" \d{2}\.\d{2} WITA$", await timer.inner_text())
         await page.screenshot(path=str(ARTIFACTS / "ui-case-timeline.png"), full_page=True)
         await _open_tab(page, case, "history-tab")
-        for summary in ("Record intake and assign: Penyandang Disabilitas in Desa Bengkala",
-                        "Load SLA policy, working-day calendar and village", "Record assigned by system"):
+        for summary in (presentation.step_summary("intake", category="Penyandang Disabilitas", village="Desa Bengkala"),
+                        presentation.step_summary("setup"), presentation.record_summary(Step("assigned", "system", {}))):
             await expect(page.get_by_text(summary).first).to_be_attached(timeout=WAIT_MS)
-        await expect(page.get_by_text(re.compile(r"SLA breach: acknowledgement -> head:")).first).to_be_attached()
+        await expect(page.get_by_text(re.compile(r"SLA terlewati: konfirmasi -> head:")).first).to_be_attached()
         await page.screenshot(path=str(ARTIFACTS / "ui-case-history.png"), full_page=True)
     finally:
         await context.close()
@@ -214,10 +217,10 @@ async def test_no_personal_data_outside_the_input_panel(breached_case: BreachedC
     try:
         checked = {}
         for tab, ready in (
-            ("timeline-tab", page.get_by_text(re.compile(r"^SLA: acknowledgement ")).first),
-            ("history-tab", page.get_by_text(re.compile(r"^SLA: acknowledgement ")).first),
+            ("timeline-tab", page.get_by_text(re.compile(r"^SLA: \w+ konfirmasi ")).first),
+            ("history-tab", page.get_by_text(re.compile(r"^SLA: \w+ konfirmasi ")).first),
             ("search-attributes-tab", page.get_by_text("EscalationLevel").first),
-            ("user-metadata-tab", page.frame_locator("#user-metadata-current-details").get_by_text(re.compile(r"BREACHED \(was due")).first),
+            ("user-metadata-tab", page.frame_locator("#user-metadata-current-details").get_by_text(re.compile(r"TERLEWATI \(tenggat")).first),
         ):
             await _open_tab(page, case, tab)
             await expect(ready).to_be_visible(timeout=WAIT_MS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from activities.case_activities import load_policy
+from referral.setup import catalogues, load_policy, village_ref
 from referral import reference
 from referral.calendar import FLAT_0800_1600
-from referral.case import CaseSetup, CaseState, CategoryRef, VillageRef
+from referral.case import CaseSetup, CaseState
 from referral.holiday_source import build_calendar
 from referral.intake import CaseOpening
 from referral.models import Actor, Status
@@ -23,13 +23,8 @@ def officer(officer_id: str) -> Actor:
 
 
 def setup(village_code: str = "51.08.08.2010") -> CaseSetup:
-    v = reference.villages()[village_code]
-    return CaseSetup(
-        policy=load_policy(None), calendar=build_calendar(2026, office_hours=FLAT_0800_1600),
-        village=VillageRef(code=v.code, name=v.name, kind=v.kind, kecamatan=v.kecamatan),
-        categories={c.code: CategoryRef(code=c.code, name=c.name, bidang=c.bidang) for c in reference.categories().values()},
-        bidang_names=reference.bidang_names(),
-    )
+    return CaseSetup(policy=load_policy(None), calendar=build_calendar(2026, office_hours=FLAT_0800_1600),
+                     village=village_ref(village_code), **catalogues(load_policy(None)))
 
 
 def case(status: Status = Status.ASSIGNED, *, pendamping: str = "PD-34", pendamping_bidang: str = "perlindungan_jaminan_sosial",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from referral import actions
-from referral.models import Action, Actor, Assessment, Extension, PauseRequest, Reassignment, Referral, Rejection, Resolution, Status
+from referral.models import Action, Actor, Assessment, Closing, Extension, PauseRequest, Reassignment, Referral, Rejection, Resolution, Status
 from referral.sla import ClockName
 from tests.unit.cases import WITA, case, officer
 
@@ -23,7 +23,7 @@ S = Status
 
 def request(action: str, actor: str, **fields) -> Action:
     model = actions.RULES[action].request
-    defaults = {"refer": {"plan": "alat bantu"}, "resolve": {"outcome": "service_provided"},
+    defaults = {"refer": {"plan": "alat bantu"}, "resolve": {"outcome": "assistance_given", "programme": "ATENSI"},
                 "reject": {"reason": "not_ppks"}, "reassign": {"to": officer("PD-01")},
                 "pause": {"reason": "menunggu warga"},
                 "extend": {"clock": "verification", "by": "1 working_day", "reason": "banjir"}}.get(action, {})
@@ -163,7 +163,7 @@ def test_resolve_records_the_outcome_and_reject_stops_every_clock():
 def test_reopen_goes_back_to_the_step_it_left_and_resets_the_escalation_level():
     state = case(S.ASSIGNED)
     state.escalation_level = 2
-    actions.apply("close", state, Action(actor=officer("KADIS")), NOW)  # (as if resolved first)
+    actions.apply("close", state, Closing(actor=officer("KADIS")), NOW)  # (as if resolved first)
     later = NOW + timedelta(days=3)
     step = actions.apply("reopen", state, Action(actor=officer("KADIS"), note="belum selesai"), later)
     assert (state.status, state.escalation_level, state.finished_at) == (S.REFERRED, 0, None)

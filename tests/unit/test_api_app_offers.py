@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from activities.case_activities import load_policy
+from referral.setup import load_policy
 from api.offers import case_state, form_setup, offered_actions
 from referral.case import CaseSetup
 from referral.holiday_source import build_calendar
@@ -72,12 +72,14 @@ CASES = [
     ("paused: resume instead of pause", view(clocks=(clock("acknowledgement", "paused"),)), PD34,
      ["acknowledge", "resume"]),
     ("acknowledged: assess", view("acknowledged", clocks=(clock("verification"),)), PD34, ["assess", "pause"]),
-    ("assessed: refer", view("assessed", clocks=(clock("follow_up_plan"),)), PD34, ["refer", "pause"]),
-    ("referred: the pendamping only pauses", view("referred", clocks=(clock("completion"),)), PD34, ["pause"]),
+    ("assessed: refer (to the bidang, and to partner offices)", view("assessed", clocks=(clock("follow_up_plan"),)),
+     PD34, ["refer", "refer_partner", "pause"]),
+    ("referred: the pendamping pauses or refers to a partner office", view("referred", clocks=(clock("completion"),)),
+     PD34, ["refer_partner", "pause"]),
     ("referred: the responsible head resolves", view("referred", clocks=(clock("completion"),)), KABID_REHSOS,
-     ["resolve", *SUPERVISING]),
+     ["refer_partner", "resolve", *SUPERVISING]),
     ("referred: the pendamping's head may not resolve", view("referred", clocks=(clock("completion"),)), KABID_PJS,
-     SUPERVISING),
+     ["refer_partner", *SUPERVISING]),
     ("resolved: the pendamping closes", view("resolved", clocks=STOPPED_WORK), PD34, ["close"]),
     ("resolved: nothing runs, so no pause or extension", view("resolved", clocks=STOPPED_WORK), KADIS,
      ["close", "reassign", "change_policy"]),

@@ -202,7 +202,7 @@ def test_labels_fall_back_to_the_code():
 
 def test_the_worklist_query_is_scoped_and_open_cases_only():
     assert worklist_query(PD34) == ("WorkflowType = 'ComplaintWorkflow' AND PendampingId = 'PD-34'"
-                                    " AND ComplaintStatus NOT IN ('closed', 'rejected')")
+                                    " AND ComplaintStatus NOT IN ('closed', 'rejected', 'joined')")
     assert worklist_query(KADIS, include_finished=True) == "WorkflowType = 'ComplaintWorkflow'"
     assert "SubmittedBy = 'puskesos-bengkala'" in worklist_query(SERVICE)
 

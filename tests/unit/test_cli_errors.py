@@ -242,4 +242,4 @@ def test_unknown_officer(db_url: str) -> None:
     # A known officer's leave is recorded.
     done = starter("leave", "PD-35", "2026-12-01", "2026-12-12", "--reason", "cuti tahunan", DATABASE_URL=db_url)
     assert done.returncode == 0 and done.stderr == b"", done.stderr
-    assert b"PD-35 on leave 2026-12-01..2026-12-12" in done.stdout
+    assert b"PD-35 cuti 2026-12-01..2026-12-12" in done.stdout

@@ -72,25 +72,33 @@ def test_officers_hear_of_non_emergencies_in_office_hours(now, urgency, expected
     assert recording.deliver_at(case(urgency=urgency), now) == expected
 
 
-def test_a_notification_names_the_village_the_action_expected_the_deadline_and_a_link():
+def test_a_notification_names_the_village_the_category_the_action_expected_the_deadline_and_a_link():
     ctx = NoticeContext(complaint_id="ADU-000000000001", village="Desa Bengkala", kecamatan="Kubutambahan",
                         category="penyandang_disabilitas", category_name="Penyandang Disabilitas", urgency="normal",
                         status="assigned", deadline=datetime(2026, 4, 16, 16, 0, tzinfo=WITA))
     notice = NoticeRequest(recipient="PD-34", kind="assigned", not_before=ctx.deadline)
     subject, body = notices.render(notice, ctx, "http://localhost:8000/kasus/ADU-000000000001")
-    assert subject == "[ADU-000000000001] New case in Desa Bengkala"
-    for part in ("Penyandang Disabilitas", "Kubutambahan", "acknowledge", "Thu 16 Apr 2026 16:00 WITA",
-                 "http://localhost:8000/kasus/ADU-000000000001"):
-        assert part in body
+    assert subject == "[ADU-000000000001] Kasus baru di Desa Bengkala"
+    assert body.splitlines() == [
+        "Kasus baru di Desa Bengkala ditugaskan kepada Anda.",
+        "",
+        "Kasus ADU-000000000001: Penyandang Disabilitas, Desa Bengkala (Kec. Kubutambahan), urgensi biasa.",
+        "Yang diharapkan dari Anda: konfirmasi penerimaan kasus dan rencanakan kunjungan lapangan.",
+        "Paling lambat: Kam, 16 Apr 2026 16.00 WITA.",
+        "Status: ditugaskan.",
+        "",
+        "Buka kasus: http://localhost:8000/kasus/ADU-000000000001",
+    ]
 
 
 def test_timeline_summaries_say_what_happened():
     assert presentation.record_summary(Step("sla_escalated", "sla", {
         "clock": "acknowledgement", "milestone": "breach", "escalated_to": "head:perlindungan_jaminan_sosial"})) == \
-        "SLA breach: acknowledgement -> head:perlindungan_jaminan_sosial"
+        "SLA terlewati: konfirmasi -> head:perlindungan_jaminan_sosial"
     assert presentation.record_summary(Step("sla_warning", "sla", {"clock": "verification", "milestone": "warning_80"})) == \
-        "SLA warning 80%: verification"
-    assert presentation.record_summary(Step("acknowledged", "PD-34", {})) == "Record acknowledged by PD-34"
+        "Peringatan SLA 80%: verifikasi (kunjungan lapangan)"
+    assert presentation.record_summary(Step("acknowledged", "PD-34", {})) == "Catat kasus dikonfirmasi oleh PD-34"
+    assert presentation.record_summary(Step("acknowledged", "PD-34", {}), "en") == "Record case acknowledged by PD-34"
 
 
 def test_an_extension_after_a_breach_arms_the_new_deadline_once():

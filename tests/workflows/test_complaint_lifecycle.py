@@ -59,13 +59,13 @@ async def test_whole_life_of_a_case(time_env, db):
         await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": actor(pendamping)})
         await handle.execute_update(ComplaintWorkflow.assess, {"actor": actor(pendamping), "note": "kunjungan rumah"})
         await handle.execute_update(ComplaintWorkflow.refer, {"actor": actor(pendamping), "plan": "alat bantu dengar"})
-        await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "service_provided"})
+        await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "assistance_given", "programme": "ATENSI"})
         view = await handle.execute_update(ComplaintWorkflow.close, {"actor": actor(pendamping)})
 
         assert view.status == "closed"
         assert (await handle.query(ComplaintWorkflow.state, None)).bidang == "rehabilitasi_sosial"
         row = await db.cases.complaint(complaint_id)
-        assert row.status == "closed" and row.pendamping_id == pendamping and row.outcome == "service_provided"
+        assert row.status == "closed" and row.pendamping_id == pendamping and row.outcome == "assistance_given"
         events = [e.event for e in await db.cases.events(complaint_id)]
         for step in ("received", "assigned", "acknowledged", "assessed", "referred", "resolved", "closed"):
             assert events.count(step) == 1, (step, events)
@@ -85,7 +85,7 @@ async def test_wrong_actor_and_wrong_state_are_refused_before_history(time_env, 
             await handle.execute_update(ComplaintWorkflow.acknowledge, {"actor": actor("PD-01")})
         assert "only the assigned pendamping (PD-34)" in str(wrong_person.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as wrong_state:
-            await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "service_provided"})
+            await handle.execute_update(ComplaintWorkflow.resolve, {"actor": actor("KABID-REHSOS"), "outcome": "assistance_given", "programme": "ATENSI"})
         assert "it must be referred" in str(wrong_state.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as not_supervisor:
             await handle.execute_update(ComplaintWorkflow.reject, {"actor": actor("PD-34"), "reason": "not_ppks"})

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from casework.runtime import converter_for
+from referral.config import Settings
 from worker import SANDBOX_RESTRICTIONS
 from workflows.complaint import ComplaintWorkflow
+from workflows.partner_referral import PartnerReferralWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
 
@@ -27,6 +29,6 @@ def test_there_are_recorded_histories_including_a_continued_as_new_case():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"complaint-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=pydantic_data_converter,
+    replayer = Replayer(workflows=[ComplaintWorkflow, PartnerReferralWorkflow], data_converter=converter_for(Settings()),
                         workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS))
     await replayer.replay_workflow(history)  # raises on non-determinism

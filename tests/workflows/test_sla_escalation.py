@@ -20,10 +20,18 @@ from tests.workflows.test_complaint_lifecycle import start_case, wait_for
 from workflows.complaint import ComplaintWorkflow
 
 
+POLICY = json.loads((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
+POLICY["deadline_semantics"] = "office_hours"
+HOURLY_POLICY = Path(__file__).parents[2] / "var" / "test-policy-office-hours.json"
+HOURLY_POLICY.parent.mkdir(exist_ok=True)
+HOURLY_POLICY.write_text(json.dumps(POLICY))
+
+
 def running_worker(client, db, queue, **settings):
-    # These expectations were worked out on a flat 08:00-16:00 office day ("office_hours" counting);
+    # These expectations were worked out on a flat 08:00-16:00 office day, counting office hours ("office_hours");
     # the Perbup 56/2025 hours and end-of-day deadlines have their own tests (test_working_time.py).
-    return _running_worker(client, db, queue, **({"office_hours": FLAT_0800_1600} | settings))
+    return _running_worker(client, db, queue, **({"office_hours": FLAT_0800_1600,
+                                                  "sla_policy_file": str(HOURLY_POLICY)} | settings))
 
 WITA = timezone(timedelta(hours=8))
 REPORTED = datetime(2026, 3, 17, 10, 0, tzinfo=WITA)  # Tuesday, the day before the Nyepi cuti bersama
@@ -41,8 +49,11 @@ EXPECTED = {
 }
 
 
+STEP_CLOCKS = ("acknowledgement", "verification")  # the overall clock runs too; it has its own tests
+
+
 def sla_events(events):
-    return [e for e in events if e.event in ("sla_warning", "sla_escalated")]
+    return [e for e in events if e.event in ("sla_warning", "sla_escalated") and e.detail["clock"] in STEP_CLOCKS]
 
 
 async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_a_worker_restart(time_env, db):
@@ -53,9 +64,8 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
                        step=timedelta(seconds=1))
     # The first worker is gone; a new one replays the history and carries on where it stopped.
     async with running_worker(client, db, queue):
-        view = await wait_for(handle, lambda v: v.escalation_level == 2 and len(
-            [e for e in v.timeline if e.event in ("sla_warning", "sla_escalated")]) == len(EXPECTED), time_env,
-            step=timedelta(seconds=1))
+        view = await wait_for(handle, lambda v: v.escalation_level == 2 and len(sla_events(v.timeline)) == len(EXPECTED),
+                              time_env, step=timedelta(seconds=1))
 
     if os.environ.get("RECORD_HISTORIES"):
         history = await handle.fetch_history()
@@ -69,7 +79,7 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
         assert datetime.fromisoformat(detail["due_at"]) == due
         if recipient:
             assert detail["escalated_to"] == recipient
-    seen = {(e.detail["clock"], e.detail["milestone"]): e.at for e in view.timeline if e.event in ("sla_warning", "sla_escalated")}
+    seen = {(e.detail["clock"], e.detail["milestone"]): e.at for e in sla_events(view.timeline)}
     assert seen == {key: due for key, (due, _) in EXPECTED.items()}
     assert (await db.cases.complaint(complaint_id)).escalation_level == 2
     ack = next(c for c in view.clocks if c.name == "acknowledgement")
@@ -77,7 +87,8 @@ async def test_case_of_17_march_2026_escalates_on_the_2026_calendar_once_across_
 
     outbox = await db.pool.fetch(
         "SELECT event_key, recipient_id FROM notification_outbox WHERE complaint_id = $1 AND channel = 'email'"
-        " AND event_key LIKE 'sla:%' ORDER BY event_key", complaint_id)
+        " AND (event_key LIKE 'sla:acknowledgement:%' OR event_key LIKE 'sla:verification:%') ORDER BY event_key",
+        complaint_id)
     assert len(outbox) == len(EXPECTED)  # one notification per milestone, once
     assert {r["recipient_id"] for r in outbox} == {"PD-34", "KABID-PJS", "KADIS"}
 
@@ -134,8 +145,7 @@ async def test_leave_sends_a_new_case_to_a_backup_in_the_same_kecamatan(time_env
 
 
 async def test_repeated_breaches_reassign_automatically_when_the_policy_says_so(time_env, db, tmp_path: Path):
-    policy = json.loads((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
-    policy |= {"version": "test-auto-reassign", "auto_reassign_after_breaches": 2}
+    policy = POLICY | {"version": "test-auto-reassign", "auto_reassign_after_breaches": 2}
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(policy))
     client, queue = time_env.client, task_queue()
@@ -147,7 +157,7 @@ async def test_repeated_breaches_reassign_automatically_when_the_policy_says_so(
                               step=timedelta(seconds=1))
     reassigned = next(e for e in view.timeline if e.event == "reassigned")
     assert (reassigned.actor, reassigned.detail["previous"], view.pendamping_id) == ("sla", "PD-35", "PD-36")
-    breaches = [e for e in view.timeline if e.event == "sla_escalated" and e.detail["milestone"] == "breach"]
+    breaches = [e for e in sla_events(view.timeline) if e.event == "sla_escalated" and e.detail["milestone"] == "breach"]
     # The second breach (verification, due Fri 27 Mar 2026 10:00 WITA) triggers it, not the first.
     assert [b.at for b in breaches] == [datetime(2026, 3, 25, 10, 0, tzinfo=WITA), datetime(2026, 3, 27, 10, 0, tzinfo=WITA)]
     assert view.timeline.index(reassigned) > view.timeline.index(breaches[1])
@@ -172,13 +182,13 @@ async def test_extension_and_policy_change_are_supervisor_actions_recorded_once(
         verification = next(c for c in view.clocks if c.name == "verification")
         assert verification.deadline == datetime(2026, 3, 31, 10, 0, tzinfo=WITA)  # Fri 27 Mar + 2 working days
 
-    policy = json.loads((Path(__file__).parents[2] / "referral/data/sla_policy.json").read_text())
+    policy = json.loads(json.dumps(POLICY))
     policy["version"] = "2027.1"
     policy["clocks"]["verification"]["normal"]["due"] = "5 working_days"
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(policy))
     async with running_worker(client, db, queue, sla_policy_file=str(policy_file)):
-        assert (await handle.query(ComplaintWorkflow.state, None)).policy_version == "2026.1"  # not moved silently
+        assert (await handle.query(ComplaintWorkflow.state, None)).policy_version == "2026.2"  # not moved silently
         await handle.execute_update(ComplaintWorkflow.change_policy, {"actor": actor("KADIS")})
         view = await handle.query(ComplaintWorkflow.state, None)
     assert view.policy_version == "2027.1"
@@ -188,3 +198,32 @@ async def test_extension_and_policy_change_are_supervisor_actions_recorded_once(
     events = [e for e in await db.cases.events(complaint_id) if e.event in ("extended", "policy_changed")]
     assert [(e.event, e.actor) for e in events] == [("extended", "KABID-PJS"), ("policy_changed", "KADIS")]
     assert (await db.cases.complaint(complaint_id)).policy_version == "2027.1"
+
+
+async def test_the_supervisor_command_moves_an_open_case_onto_a_corrected_calendar(time_env, db, tmp_path: Path):
+    """New closures decided after a case opened (an office closure tomorrow): the case takes them as a recorded
+    step, its verification deadline moves by one working day, and nothing fires twice."""
+    base = (Path(__file__).parents[2] / "referral/data/local_closures.csv").read_text()
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    before.write_text(base)
+    client, queue = time_env.client, task_queue()
+    async with running_worker(client, db, queue, closures_file=str(before)):
+        complaint_id, handle = await start_case(time_env, queue)
+        view = await wait_for(handle, lambda v: v.status == "assigned", time_env)
+        old = next(c.deadline for c in view.clocks if c.name == "verification")
+        old_version = view.calendar_version
+    # The office closes on the next working day before the deadline (say, a local cuti bersama).
+    day = (await time_env.get_current_time()).astimezone(WITA).date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    after.write_text(base + f"{day.isoformat()},office,Cuti bersama daerah,Surat Edaran Bupati (test)\n")
+    async with running_worker(client, db, queue, closures_file=str(after)):
+        await handle.execute_update(ComplaintWorkflow.change_calendar, {"actor": actor("KADIS")})
+        await handle.execute_update(ComplaintWorkflow.change_calendar, {"actor": actor("KADIS")})  # already on it
+        view = await handle.query(ComplaintWorkflow.state, None)
+    new = next(c.deadline for c in view.clocks if c.name == "verification")
+    assert view.calendar_version != old_version
+    assert new.astimezone(WITA).date() > old.astimezone(WITA).date()  # one working day later
+    changed = [e for e in await db.cases.events(complaint_id) if e.event == "calendar_changed"]
+    assert len(changed) == 1 and changed[0].actor == "KADIS" and changed[0].detail["to"] == view.calendar_version
+    assert (await db.cases.complaint(complaint_id)).calendar_version == view.calendar_version
