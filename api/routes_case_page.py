@@ -21,7 +21,7 @@ from api.principal import OfficerPrincipal
 from api.routes_actions import BODIES, perform
 from api.routes_referrals import submit_answer
 from api.routes_pages import case_url, check_form, page_context, page_officer
-from api.routes_person import checked_purpose, has_sealed_notes, read_person, with_notes
+from api.routes_person import checked_purpose, has_notes, read_person, with_notes
 from api.routes_support import actor_of, case_facts, door_of, forbidden, now_utc, say
 from referral import reference
 from referral.actions import RULES
@@ -78,14 +78,15 @@ async def case_page(request: Request, principal: OfficerPrincipal, complaint_id:
         raise forbidden(decision, door.language)
     view, person, person_erased = facts.view, None, None
     if policy.can_read_person(principal, facts.access):
-        notes = has_sealed_notes(view)
+        notes = has_notes(view)
         try:
             person = await read_person(door, principal, facts, purpose, request.state.request_id, notes_too=notes)
         except HTTPException as exc:
             if exc.status_code != 410:
                 raise
             person_erased = str(exc.detail)  # past retention: the case shows, its person no longer
-    view = with_notes(view, door.config.pii_key if person is not None and "notes" in person.fields else None)
+    shown = person is not None and "notes" in person.fields
+    view = with_notes(view, door.config.pii_key if shown else None, shown=shown)
     now = now_utc()
     setup = form_setup(door.policy, await door.calendar(now), view)
     offered = offered_actions(view, actor_of(principal), setup, now)

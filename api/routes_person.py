@@ -24,9 +24,9 @@ from api.principal import OfficerPrincipal, Principal
 from api.routes_support import (
     RETRY_AFTER_SECONDS, CaseFacts, Door, case_facts, door_of, forbidden, say, unprocessable,
 )
-from activities.store.erasure import ErasureStore
+from activities.store.erasure import FREE_TEXT_FIELDS, ErasureStore
 from activities.store.access import PURPOSE_MAX
-from referral.models import CaseView, TimelinePage
+from referral.models import SYSTEM, CaseView, TimelinePage
 from referral.sealing import is_sealed, unseal
 
 router = APIRouter(prefix="/v1", tags=["personal data"])
@@ -60,8 +60,16 @@ class AccessItem(BaseModel):
 
 # ---- officers' notes in the timeline ----
 
-def has_sealed_notes(view: CaseView) -> bool:
-    return any(is_sealed(value) for entry in view.timeline for value in entry.detail.values())
+def has_notes(view: CaseView) -> bool:
+    """Officers' free texts (notes, plans, reasons, needs, what was provided) are personal data: since the
+    codec encrypts payloads they travel in clear inside them, older cases hold them sealed."""
+    return any(_officers_text(entry, name) for entry in view.timeline for name in FREE_TEXT_FIELDS)
+
+
+def _officers_text(entry: Any, name: str) -> bool:
+    """A free text a person wrote (the engine's own entries carry codes and reasons of its own)."""
+    value = entry.detail.get(name)
+    return is_sealed(value) or (name in FREE_TEXT_FIELDS and entry.actor != SYSTEM.id and bool(value))
 
 
 def _opened(value: Any, pii_key: str | None) -> Any:
@@ -75,10 +83,12 @@ def _opened(value: Any, pii_key: str | None) -> Any:
         return None
 
 
-def with_notes(view: CaseView, pii_key: str | None) -> CaseView:
-    """The view with sealed texts opened (with the key) or hidden (None)."""
-    timeline = [entry.model_copy(update={"detail": {k: _opened(v, pii_key) for k, v in entry.detail.items()}})
-                for entry in view.timeline]
+def with_notes(view: CaseView, pii_key: str | None, *, shown: bool = True) -> CaseView:
+    """The view with officers' texts shown (sealed ones opened with the key) or hidden (None)."""
+    def detail(entry: Any) -> dict[str, Any]:
+        return {k: (_opened(v, pii_key) if shown else None) if _officers_text(entry, k) or is_sealed(v) else v
+                for k, v in entry.detail.items()}
+    timeline = [entry.model_copy(update={"detail": detail(entry)}) for entry in view.timeline]
     return view.model_copy(update={"timeline": timeline})
 
 
@@ -86,10 +96,10 @@ async def case_timeline(door: Door, principal: Principal, facts: CaseFacts, purp
                         request_id: str | None) -> CaseView:
     """The case view for this caller: notes opened and the read recorded when entitled, else hidden."""
     view = facts.view
-    if not has_sealed_notes(view):
+    if not has_notes(view):
         return view
     if NOTES not in policy.person_fields(principal, facts.access):
-        return with_notes(view, None)
+        return with_notes(view, None, shown=False)
     await door.access.record_access(principal_kind=principal.kind, principal_id=principal.principal_id,
                                     complaint_id=view.complaint_id, fields=[NOTES], purpose=purpose,
                                     request_id=request_id)

@@ -105,8 +105,10 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     ))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server per test module: a module that skips months ahead must not move another
+    module's cases past the years their calendars cover."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=converter_for(Settings()),
         test_server_existing_path=binaries.find("temporal-test-server"),

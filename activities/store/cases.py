@@ -123,7 +123,8 @@ class CaseStore:
                                      received=_received_entry(opening, existing["previous_case"], existing["received_at"]))
             open_case = await conn.fetchrow(
                 "SELECT complaint_id, workflow_id FROM complaints WHERE subject_key = ANY($1::text[]) AND category = $2"
-                " AND status NOT IN ('closed', 'rejected') ORDER BY received_at LIMIT 1", keys, opening.category)
+                " AND status NOT IN ('closed', 'rejected') AND workflow_id <> $3 ORDER BY received_at LIMIT 1",
+                keys, opening.category, request.workflow_id)  # a later run of this workflow id never joins itself
             if open_case is not None:
                 return await self._join(conn, request, personal, open_case["complaint_id"], open_case["workflow_id"])
             previous = await conn.fetchval(

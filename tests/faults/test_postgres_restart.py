@@ -23,6 +23,10 @@ from tests.faults.harness import (
 )
 
 BEFORE_12S = frozenset({(ACK, "warning_50")})
+# The acknowledgement sent at 12 s is recorded once Postgres is back (14 s) and the record's retry backoff has
+# passed, around the 80% warning's deadline (17.3 s): timers armed from the step's own clock fire on time, so
+# that warning may or may not come first. Either is right; neither may be doubled.
+RACING = frozenset({(ACK, "warning_80")})
 BEFORE_25S = frozenset((ACK, m) for m in ("warning_50", "warning_80", "breach"))
 
 # A data step retries for about 15 s on its own; a longer outage makes it give up and the case back off:
@@ -77,7 +81,8 @@ async def test_postgres_restart_while_cases_move_and_milestones_fall_due(
             expected = {case: Expected("assessed", ("received", "assigned", "acknowledged", "assessed"))
                         for case in ids[:2]}
             expected |= {case: Expected("acknowledged", ("received", "assigned", "acknowledged"),
-                                        fired_before_acknowledged, only_milestones=True, escalation_level=level)
+                                        fired_before_acknowledged, only_milestones=True, escalation_level=level,
+                                        may_also=RACING if outage == 9 else frozenset())
                          for case in ids[2:4]}
             expected |= {case: Expected("assigned", ("received", "assigned"), ALL_ACK_MILESTONES, only_milestones=True,
                                         escalation_level=2) for case in ids[4:]}

@@ -7,9 +7,10 @@ from typing import Any, AsyncIterator
 
 import pytest
 
+from tests.conftest import random_nik
 from tests.integration.test_api_stack import Stack, api_stack, submitted_case
 
-SUBJECT = {"name": "Zzyzx Warga Bengkala", "nik": "5108081507800001", "sex": "male",
+SUBJECT = {"name": "Zzyzx Warga Bengkala", "nik": random_nik(), "sex": "male",
            "address": "Banjar Dinas Kelodan, Bengkala"}
 REPORTER = {"name": "Qwvx Pelapor", "phone": "081299887766", "relation": "tetangga"}
 
@@ -92,7 +93,7 @@ async def test_supervisors_of_the_case_see_who_read_it_and_no_one_else_does(stac
 
 
 async def test_officers_notes_are_opened_for_the_pendamping_and_that_read_is_recorded(stack: Stack):
-    case = await submitted_case(stack, subject=SUBJECT)
+    case = await submitted_case(stack, subject={**SUBJECT, "nik": random_nik()})  # its own person, not a repeat
     complaint_id = case["complaint_id"]
     async with stack.http() as http:
         plain = await http.get(f"/v1/complaints/{complaint_id}", headers=await stack.officer("PD-34"))

@@ -11,14 +11,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from referral.config import Settings
-from tests.conftest import ROOT, running_worker, task_queue
+from tests.conftest import ROOT, random_nik, running_worker, task_queue
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 BENGKALA = {
     "channel": "puskesos",
     "reporter": {"name": "Kadek Pelapor", "phone": "081234567890", "relation": "puskesos"},
-    "subject": {"name": "Ketut Warga", "nik": "5108081507800001", "sex": "male", "address": "Banjar Dinas Kelodan"},
+    "subject": {"name": "Ketut Warga", "nik": random_nik(), "sex": "male", "address": "Banjar Dinas Kelodan"},
     "village_code": "51.08.08.2010",
     "category": "penyandang_disabilitas",
     "description": "Warga tuna rungu wicara belum menerima alat bantu dengar.",
@@ -86,9 +86,9 @@ async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env,
     row = await db.cases.complaint(case, personal=True)
     assert (row.status, row.pendamping_id, row.bidang, row.outcome) == (
         "closed", "PD-34", "rehabilitasi_sosial", "assistance_given")
-    assert row.subject["nik"] == "5108081507800001"  # personal data lives in Postgres ...
+    assert row.subject["nik"] == BENGKALA["subject"]["nik"]  # personal data lives in Postgres ...
     history_text = (await dev_env.client.get_workflow_handle(submitted["workflow_id"]).fetch_history()).to_json()
-    assert "5108081507800001" not in history_text and "Ketut Warga" not in history_text  # ... not in Temporal
+    assert BENGKALA["subject"]["nik"] not in history_text and "Ketut Warga" not in history_text  # ... not in Temporal
     assert "kunjungan rumah 27/11" not in history_text  # officers' notes are sealed in Temporal too ...
     opened = await db.cases.events(case, personal=True)  # encrypted under the case's data key at rest
     assert next(e for e in opened if e.event == "assessed").detail["note"] == "kunjungan rumah 27/11"
@@ -139,7 +139,7 @@ async def test_roster_import_moves_open_cases_off_an_officer_who_left(dev_env, d
                    "DATABASE_URL": db_url, "REFERRAL_TASK_QUEUE": queue}
             result = await astarter(env, "roster", "import", str(roster_file))
             assert result.returncode == 0, result.stderr
-            assert "1 of 1 open case(s)" in result.stdout
+            assert "1 dari 1 kasus aktif" in result.stdout  # officers read the CLI in Bahasa Indonesia
             view = await dev_env.client.get_workflow_handle(submitted.workflow_id).query("state", None)
         assert view["pendamping_id"] == "PD-36"
     finally:

@@ -18,7 +18,7 @@ from api.routes_case_page import form_body
 from api.routes_complaints import sender_of
 from api.routes_me import worklist_query
 from api.routes_pages import safe_next
-from api.routes_person import has_sealed_notes, with_notes
+from api.routes_person import has_notes, with_notes
 from api.routes_support import (
     access_of, access_of_row, actor_of, csrf_ok, csrf_token, problem_lines, same_origin, sorted_worklist,
     unavailable_kind, update_id,
@@ -144,10 +144,21 @@ def test_notes_are_opened_with_the_key_or_hidden():
     sealed = seal_text("Warga tinggal sendiri", "key-1")
     case = _view(timeline=[TimelineEntry(at=datetime(2026, 11, 26, tzinfo=timezone.utc), event="acknowledged",
                                          actor="PD-34", detail={"note": sealed, "status": "ok"})])
-    assert has_sealed_notes(case) and not has_sealed_notes(_view())
+    assert has_notes(case) and not has_notes(_view())
     assert with_notes(case, "key-1").timeline[0].detail == {"note": "Warga tinggal sendiri", "status": "ok"}
-    assert with_notes(case, None).timeline[0].detail == {"note": None, "status": "ok"}
+    assert with_notes(case, None, shown=False).timeline[0].detail == {"note": None, "status": "ok"}
     assert with_notes(case, "another-key").timeline[0].detail["note"] is None
+
+
+def test_notes_in_clear_under_the_codec_are_personal_too():
+    """Since the codec encrypts payloads, officers' texts travel in clear inside them: still hidden from
+    those not entitled, shown as they are to those who are."""
+    case = _view(timeline=[TimelineEntry(at=datetime(2026, 11, 26, tzinfo=timezone.utc), event="refused",
+                                         actor="PD-34", detail={"reason": "tidak di rumah", "plan": "datang lagi",
+                                                                "status": "ok"})])
+    assert has_notes(case)
+    assert with_notes(case, None, shown=False).timeline[0].detail == {"reason": None, "plan": None, "status": "ok"}
+    assert with_notes(case, None).timeline[0].detail == {"reason": "tidak di rumah", "plan": "datang lagi", "status": "ok"}
 
 
 def test_action_bodies_never_hold_the_actor():
