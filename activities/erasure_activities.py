@@ -12,6 +12,7 @@ change it with `temporal schedule`, and a restart must not undo that.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
@@ -20,7 +21,7 @@ import structlog
 from temporalio import activity
 from temporalio.client import (
     Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError, ScheduleCalendarSpec,
-    ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
+    ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec, ScheduleUpdate, ScheduleUpdateInput,
 )
 
 from activities.errors import sorted_errors
@@ -82,14 +83,38 @@ def erasure_schedule(task_queue: str, utc_offset_minutes: int) -> Schedule:
 # ---- the worker's side ----
 
 async def ensure_erasure_schedule(client: Client, task_queue: str, utc_offset_minutes: int = 480) -> bool:
-    """Create the Schedule unless it exists (then leave it as it is). True when created here."""
+    """Create the Schedule, or bring an existing one to this worker's task queue and run time (keeping an
+    operator's pause and notes). True when created or changed here; a restart with the same settings leaves
+    it alone."""
+    wanted = erasure_schedule(task_queue, utc_offset_minutes)
     try:
-        await client.create_schedule(SCHEDULE_ID, erasure_schedule(task_queue, utc_offset_minutes))
+        await client.create_schedule(SCHEDULE_ID, wanted)
     except ScheduleAlreadyRunningError:
-        log.info("erasure schedule exists", schedule_id=SCHEDULE_ID)
-        return False
+        changed = False
+
+        def update(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+            nonlocal changed
+            schedule = current.description.schedule
+            if _runs_as(schedule) == _runs_as(wanted):
+                return None
+            changed = True
+            return ScheduleUpdate(schedule=dataclasses.replace(wanted, state=schedule.state))
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(update)
+        log.info("erasure schedule updated" if changed else "erasure schedule exists", schedule_id=SCHEDULE_ID,
+                 task_queue=task_queue)
+        return changed
     log.info("erasure schedule created", schedule_id=SCHEDULE_ID, task_queue=task_queue)
     return True
+
+
+def _runs_as(schedule: Schedule) -> tuple[str | None, list[tuple[int, int]]]:
+    """What matters of a schedule here: the task queue it starts on and its daily hours and minutes."""
+    action = schedule.action
+    queue = action.task_queue if isinstance(action, ScheduleActionStartWorkflow) else None
+    times = [(c.hour[0].start if c.hour else -1, c.minute[0].start if c.minute else -1)
+             for c in schedule.spec.calendars]
+    return queue, times
 
 
 class ErasureActivities:

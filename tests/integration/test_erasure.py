@@ -167,6 +167,13 @@ async def test_the_schedule_erases_a_case_after_retention_and_keeps_its_trail(st
         assert await ensure_erasure_schedule(client, erasure_queue) is True
         try:
             assert await ensure_erasure_schedule(client, erasure_queue) is False  # a restart leaves it alone
+            handle = client.get_schedule_handle(SCHEDULE_ID)
+            await handle.pause(note="legal hold review")
+            assert await ensure_erasure_schedule(client, "another-queue") is True  # moved with the worker ...
+            described = (await handle.describe()).schedule
+            assert described.action.task_queue == "another-queue" and described.state.paused  # ... pause kept
+            assert await ensure_erasure_schedule(client, erasure_queue) is True
+            await handle.unpause()
             result = await schedule_once(client)
             again = await client.execute_workflow(ErasureWorkflow.run, ErasureRequest(),
                                                   id=f"erasure-{uuid.uuid4().hex}", task_queue=erasure_queue)
