@@ -127,13 +127,7 @@ async def case_action(request: Request, complaint_id: str, action: str,
     try:
         await perform(door, principal, complaint_id, action, form_body(action, form), str(form.get("kunci") or "") or None)
     except HTTPException as exc:
-        if exc.status_code == 409:
-            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=409,
-                                   error=say("case.refused", door.language, reason=exc.detail))
-        if exc.status_code == 422 and isinstance(exc.detail, dict):
-            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=422,
-                                   error=exc.detail["message"], problems=exc.detail["problems"])
-        raise
+        return await refused_page(request, principal, complaint_id, purpose, exc)
     return RedirectResponse(case_url(complaint_id, selesai=action, tujuan=purpose), status_code=303)
 
 
@@ -150,11 +144,17 @@ async def referral_answer(request: Request, complaint_id: str, n: int, answer: s
     try:
         await submit_answer(door, principal, complaint_id, n, answer, data, str(form.get("kunci") or "") or None)
     except HTTPException as exc:
-        if exc.status_code == 409:
-            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=409,
-                                   error=say("case.refused", door.language, reason=exc.detail))
-        if exc.status_code == 422 and isinstance(exc.detail, dict):
-            return await case_page(request, principal, complaint_id, purpose=purpose, status_code=422,
-                                   error=exc.detail["message"], problems=exc.detail["problems"])
-        raise
+        return await refused_page(request, principal, complaint_id, purpose, exc)
     return RedirectResponse(case_url(complaint_id, tujuan=purpose), status_code=303)
+
+
+async def refused_page(request: Request, principal: OfficerPrincipal, complaint_id: str, purpose: str,
+                       exc: HTTPException) -> Response:
+    """A refused (409) or invalid (422) form: the case page again, saying why; any other error as it is."""
+    if exc.status_code == 409:
+        return await case_page(request, principal, complaint_id, purpose=purpose, status_code=409,
+                               error=say("case.refused", door_of(request).language, reason=exc.detail))
+    if exc.status_code == 422 and isinstance(exc.detail, dict):
+        return await case_page(request, principal, complaint_id, purpose=purpose, status_code=422,
+                               error=exc.detail["message"], problems=exc.detail["problems"])
+    raise exc

@@ -76,9 +76,11 @@ class Settings:
     public_url: str = field(default_factory=lambda: _env("REFERRAL_PUBLIC_URL", "http://localhost:8000"))
     history_limit: int = field(default_factory=lambda: int(_env("REFERRAL_HISTORY_LIMIT", "10000")))
     # The worker: cases kept in memory (a miss replays the case's history) and workflow tasks at once (0: SDK's).
+    # Eight task slots keep a saturated worker's tasks short (bench/RESULTS.md): a storm's tasks wait on the
+    # server instead of timing out in the worker.
     max_cached_workflows: int = field(default_factory=lambda: int(_env("REFERRAL_MAX_CACHED_WORKFLOWS", "1000")))
     max_concurrent_workflow_tasks: int = field(
-        default_factory=lambda: int(_env("REFERRAL_MAX_CONCURRENT_WORKFLOW_TASKS", "0")))
+        default_factory=lambda: int(_env("REFERRAL_MAX_CONCURRENT_WORKFLOW_TASKS", "8")))
     # Worker deployment versioning: each run pinned to the build (the package version) that started it.
     worker_versioning: bool = field(default_factory=lambda: _env("REFERRAL_WORKER_VERSIONING", "false") == "true")
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_SMTP_HOST") or None)

@@ -8,8 +8,9 @@ from referral.config import Settings
 from worker import build_id, worker_options
 
 
-def test_defaults_keep_a_large_cache_and_no_versioning():
-    assert worker_options(Settings()) == {"max_cached_workflows": Settings().max_cached_workflows}
+def test_defaults_keep_a_large_cache_eight_task_slots_and_no_versioning():
+    assert worker_options(Settings()) == {"max_cached_workflows": 1000, "max_concurrent_workflow_tasks": 8}
+    assert "max_concurrent_workflow_tasks" not in worker_options(replace(Settings(), max_concurrent_workflow_tasks=0))
 
 
 def test_versioning_pins_runs_to_the_package_version():
