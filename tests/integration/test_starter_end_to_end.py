@@ -26,15 +26,16 @@ BENGKALA = {
 }
 
 
-def starter(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def starter(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run the CLI in a child process (blocking: only for tests without a worker in this loop)."""
     return subprocess.run([sys.executable, "starter.py", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=timeout)
 
 
-async def astarter(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+async def astarter(env: dict[str, str], *args: str, stdin: str | None = None,
+                   timeout: float = 60) -> subprocess.CompletedProcess:
     # In a thread, so the worker running in this event loop keeps serving the CLI's requests.
-    return await asyncio.to_thread(starter, env, *args, stdin=stdin)
+    return await asyncio.to_thread(starter, env, *args, stdin=stdin, timeout=timeout)
 
 
 async def test_bengkala_case_from_intake_to_closure_through_the_starter(dev_env, db, db_url, tmp_path):
