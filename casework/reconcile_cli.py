@@ -28,37 +28,31 @@ from typing import Any, TextIO
 
 from activities.store import open_store
 from activities.store.reconcile import ReconcileStore
-from casework import cli, logs
+from casework import cli
 from casework.cli import BAD_INPUT, NOT_FOUND, OK, REFUSED, UNREACHABLE, CliError
 from casework.reconcile import CHUNK, CaseNotFound, Difference, Kind, Outcome, case_workflow, open_cases, reconcile
 from casework.runtime import temporal_client
+from referral import i18n
 from referral.config import Settings
+from referral.i18n import N_
 
-TEXTS: dict[str, tuple[str, str]] = {  # key -> (Bahasa Indonesia, English)
-    Kind.COLUMN.value: ("{id}: kolom {subject} berbeda: workflow {workflow}, PostgreSQL {postgres}",
-                        "{id}: column {subject} differs: workflow {workflow}, PostgreSQL {postgres}"),
-    Kind.EVENT_MISSING.value: ("{id}: peristiwa {subject} dicatat oleh workflow tetapi tidak ada di PostgreSQL",
-                               "{id}: event {subject} recorded by the workflow is missing in PostgreSQL"),
-    Kind.ROW_MISSING.value: ("{id}: baris kasus tidak ada di PostgreSQL padahal workflow sudah mencatat {workflow}"
-                             " langkah",
-                             "{id}: no case row in PostgreSQL although the workflow recorded {workflow} step(s)"),
-    Kind.EVENT_UNKNOWN.value: ("{id}: peristiwa {subject} ada di PostgreSQL tetapi tidak dikenal workflow",
-                               "{id}: event {subject} in PostgreSQL is unknown to the workflow"),
-    "repaired": ("{id}: baris diperbaiki dari keadaan workflow", "{id}: row repaired from the workflow's state"),
-    "refused": ("{id}: baris tidak diperbaiki: di PostgreSQL baris ini sudah berubah atau berada di langkah yang"
-                " lebih baru", "{id}: row not repaired: in PostgreSQL it has changed or is at a later step"),
-    "unreachable": ("{id}: tidak dapat ditanya ({why})", "{id}: could not be queried ({why})"),
-    "progress": ("diperiksa {done}/{total} kasus", "checked {done}/{total} cases"),
-    "summary": ("{checked} kasus diperiksa: {count} perbedaan pada {cases} kasus",
-                "{checked} case(s) checked: {count} difference(s) in {cases} case(s)"),
-    "left": ("setelah perbaikan: {count} perbedaan tersisa", "after the repair: {count} difference(s) left"),
-    "empty": ("kosong", "empty"),
+TEXTS: dict[str, str] = {  # key -> English msgid; referral/locale holds the Bahasa Indonesia
+    Kind.COLUMN.value: N_("{id}: column {subject} differs: workflow {workflow}, PostgreSQL {postgres}"),
+    Kind.EVENT_MISSING.value: N_("{id}: event {subject} recorded by the workflow is missing in PostgreSQL"),
+    Kind.ROW_MISSING.value: N_("{id}: no case row in PostgreSQL although the workflow recorded {workflow} step(s)"),
+    Kind.EVENT_UNKNOWN.value: N_("{id}: event {subject} in PostgreSQL is unknown to the workflow"),
+    "repaired": N_("{id}: row repaired from the workflow's state"),
+    "refused": N_("{id}: row not repaired: in PostgreSQL it has changed or is at a later step"),
+    "unreachable": N_("{id}: could not be queried ({why})"),
+    "progress": N_("checked {done}/{total} cases"),
+    "summary": N_("{checked} case(s) checked: {count} difference(s) in {cases} case(s)"),
+    "left": N_("after the repair: {count} difference(s) left"),
+    "empty": N_("empty"),
 }
 
 
 def text(key: str, lang: str, **values: Any) -> str:
-    indonesian, english = TEXTS[key]
-    return (english if lang == "en" else indonesian).format(**values)
+    return i18n.translator(lang).gettext(TEXTS[key], **values)
 
 
 def shown(value: Any, lang: str) -> str:
@@ -143,28 +137,3 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="wait before checking a differing case again (a step may be in flight; default 2)")
     p.set_defaults(run=run)
     return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command on its own (`python -m casework.reconcile_cli`), as starter.py runs it."""
-    parser = cli.Parser(prog="reconcile", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["reconcile", *(sys.argv[1:] if argv is None else argv)])
-
-    async def command() -> int:
-        settings = Settings()
-        logs.configure(settings.log_format, "warning")
-        return await args.run(args, settings)
-
-    return cli.run(command, verbose=args.verbose)
-
-
-if __name__ == "__main__":
-    import os
-
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # as starter.py: the Temporal client's native threads can abort a normal shutdown

@@ -23,7 +23,7 @@ from tests.faults.harness import TEST_PAYLOAD_KEYS, client_for, free_port
 
 
 def reconcile(env: dict[str, str], *args: str, lang: str = "id") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "casework.reconcile_cli", "--settle", "0.5", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "starter.py", "reconcile", "--settle", "0.5", *args], cwd=ROOT,
                           env={**env, "REFERRAL_CLI_LANG": lang}, capture_output=True, text=True, timeout=60)
 
 

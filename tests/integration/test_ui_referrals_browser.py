@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 from playwright.async_api import async_playwright
 
 from casework import cases
