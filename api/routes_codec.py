@@ -47,7 +47,9 @@ from activities.store.codec_audit import CodecAuditStore
 from api.principal import OfficerPrincipal, Principal
 from api.routes_support import CASE_ID, door_of
 from casework.codec import CodecError, KeyringCodec, is_encrypted, key_id_of, readable_json
+from referral import i18n
 from referral.config import Settings
+from referral.i18n import N_
 
 log = structlog.get_logger(__name__)
 
@@ -56,35 +58,19 @@ DECODE_ROLES = frozenset({"kepala_dinas", "head_of_bidang"})
 CORS_HEADERS = ["Authorization", "Content-Type", "X-Namespace"]
 NAMESPACE_HEADER = "x-namespace"
 
-TEXTS: dict[str, dict[str, str]] = {
-    "codec.decode_role": {
-        "id": "Hanya kepala dinas dan kepala bidang yang dapat membuka data terenkripsi di Temporal UI;"
-              " pendamping membaca kasusnya lewat halaman kasus.",
-        "en": "Only the kepala dinas and heads of bidang may decrypt data in the Temporal UI; a pendamping"
-              " reads their cases through the case page.",
-    },
-    "codec.officers_only": {
-        "id": "Hanya petugas Dinas Sosial yang dapat memakai server codec.",
-        "en": "Only Dinas Sosial officers may use the codec server.",
-    },
-    "codec.no_keys": {
-        "id": "Layanan ini tidak memegang kunci enkripsi.",
-        "en": "This service holds no payload keys.",
-    },
-    "codec.content_type": {
-        "id": "Kirim badan permintaan sebagai application/json.",
-        "en": "Send the body as application/json.",
-    },
-    "codec.bad_body": {
-        "id": "Badan permintaan harus {{\"payloads\": [...]}} (Payload protobuf dalam JSON): {problem}",
-        "en": "The body must be {{\"payloads\": [...]}} (Payload protobuf as JSON): {problem}",
-    },
+TEXTS: dict[str, str] = {  # code -> English msgid; referral/locale holds the Bahasa Indonesia
+    "codec.decode_role": N_(
+        "Only the kepala dinas and heads of bidang may decrypt data in the Temporal UI; a pendamping"
+        " reads their cases through the case page."),
+    "codec.officers_only": N_("Only Dinas Sosial officers may use the codec server."),
+    "codec.no_keys": N_("This service holds no payload keys."),
+    "codec.content_type": N_("Send the body as application/json."),
+    "codec.bad_body": N_("The body must be {{\"payloads\": [...]}} (Payload protobuf as JSON): {problem}"),
 }
 
 
 def say(code: str, language: str, **params: Any) -> str:
-    texts = TEXTS[code]
-    return texts.get(language, texts["en"]).format(**params)
+    return i18n.translator(language).gettext(TEXTS[code], **params)
 
 
 # ---- who may (pure) ----

@@ -28,7 +28,9 @@ from api.settings import ApiSettings
 from casework import cases
 from casework.intake import workflow_id
 from referral.calendar import WorkingCalendar
+from referral import i18n
 from referral.config import Settings
+from referral.i18n import N_
 from referral.setup import calendar_for
 from referral.models import Actor, CaseView, TimelinePage
 from referral.sla import SlaPolicy
@@ -39,90 +41,38 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 CSRF_HEADER = "X-CSRF-Token"
 RETRY_AFTER_SECONDS = 10
 
-TEXTS: dict[str, dict[str, str]] = {
-    "case.not_found": {"id": "Kasus {complaint_id} tidak ditemukan.", "en": "No case {complaint_id}."},
-    "case.refused": {"id": "Kasus menolak tindakan ini: {reason}", "en": "The case refused this action: {reason}"},
-    "case.no_person_row": {
-        "id": "Data pribadi kasus {complaint_id} belum tersimpan; coba lagi sebentar lagi.",
-        "en": "The personal data of case {complaint_id} is not stored yet; try again shortly.",
-    },
-    "request.invalid": {
-        "id": "Permintaan tidak valid: periksa setiap kolom yang disebut.",
-        "en": "Invalid request: check every field named.",
-    },
-    "intake.invalid": {
-        "id": "Pengaduan tidak valid: periksa setiap kolom yang disebut; tidak ada kasus yang dibuat.",
-        "en": "Invalid complaint: check every field named; no case was started.",
-    },
-    "intake.failed": {"id": "Kasus tidak dapat dibuka: {reason}", "en": "The case could not be opened: {reason}"},
-    "actor.from_credential": {
-        "id": "pelaku diambil dari kredensial Anda; jangan kirim kolom ini",
-        "en": "the actor comes from your credential; do not send this field",
-    },
-    "reassign.unknown": {
-        "id": "{pendamping_id!r} bukan petugas aktif dalam daftar petugas",
-        "en": "{pendamping_id!r} is not an active officer on the roster",
-    },
-    "idempotency.bad": {
-        "id": "1-100 karakter: huruf, angka, '.', '_', ':' atau '-'",
-        "en": "1-100 characters: letters, digits, '.', '_', ':' or '-'",
-    },
-    "purpose.bad": {
-        "id": "wajib diisi: untuk apa data pribadi dibaca (paling banyak 500 karakter)",
-        "en": "required: why the personal data is read (at most 500 characters)",
-    },
-    "accesses.forbidden": {
-        "id": "Hanya kepala bidang yang terlibat dalam kasus ini atau kepala dinas yang dapat melihat"
-              " catatan akses data pribadinya.",
-        "en": "Only the head of a bidang involved in this case or the kepala dinas may see who read its"
-              " personal data.",
-    },
-    "csrf.bad": {
-        "id": "Formulir kedaluwarsa atau tidak sah (CSRF); muat ulang halaman lalu coba lagi.",
-        "en": "The form is stale or forged (CSRF); reload the page and try again.",
-    },
-    "csrf.cookie_api": {
-        "id": "Permintaan API dengan cookie sesi memerlukan header X-CSRF-Token; layanan memakai header"
-              " Authorization.",
-        "en": "An API request authenticated by the session cookie needs an X-CSRF-Token header; services"
-              " use the Authorization header.",
-    },
-    "page.officers_only": {
-        "id": "Halaman kerja ini hanya untuk petugas Dinas Sosial; layanan dan mitra memakai API (/v1).",
-        "en": "These pages are for Dinas Sosial officers; services and partners use the API (/v1).",
-    },
-    "unavailable.temporal": {
-        "id": "Mesin alur kerja (Temporal) tidak dapat dihubungi; coba lagi sebentar lagi.",
-        "en": "The workflow engine (Temporal) cannot be reached; try again shortly.",
-    },
-    "unavailable.worker": {
-        "id": "Tidak ada worker yang menjawab tepat waktu; coba lagi sebentar lagi.",
-        "en": "No worker answered in time; try again shortly.",
-    },
-    "unavailable.database": {
-        "id": "Basis data (PostgreSQL) tidak dapat dihubungi; coba lagi sebentar lagi.",
-        "en": "The database (PostgreSQL) cannot be reached; try again shortly.",
-    },
-    "unavailable.schema": {
-        "id": "Basis data belum disiapkan (tabelnya belum ada): jalankan worker sekali agar migrasi diterapkan.",
-        "en": "The database is not set up (its tables are missing): start the worker once to apply the migrations.",
-    },
-    "person.erased": {
-        "id": "Data pribadi kasus {complaint_id} telah dihapus pada {date} setelah masa retensi berakhir"
-              " (UU PDP 27/2022); riwayat kasusnya tetap tersimpan.",
-        "en": "The personal data of case {complaint_id} was erased on {date} after its retention period"
-              " (UU PDP 27/2022); the case's trail is kept.",
-    },
-    "internal": {
-        "id": "Terjadi kesalahan di server; kesalahan ini telah dicatat (nomor permintaan {request_id}).",
-        "en": "Something went wrong on the server; it has been logged (request id {request_id}).",
-    },
+TEXTS: dict[str, str] = {  # code -> English msgid; referral/locale holds the Bahasa Indonesia
+    "case.not_found": N_("No case {complaint_id}."),
+    "case.refused": N_("The case refused this action: {reason}"),
+    "case.no_person_row": N_("The personal data of case {complaint_id} is not stored yet; try again shortly."),
+    "request.invalid": N_("Invalid request: check every field named."),
+    "intake.invalid": N_("Invalid complaint: check every field named; no case was started."),
+    "intake.failed": N_("The case could not be opened: {reason}"),
+    "actor.from_credential": N_("the actor comes from your credential; do not send this field"),
+    "reassign.unknown": N_("{pendamping_id!r} is not an active officer on the roster"),
+    "idempotency.bad": N_("1-100 characters: letters, digits, '.', '_', ':' or '-'"),
+    "purpose.bad": N_("required: why the personal data is read (at most 500 characters)"),
+    "accesses.forbidden": N_(
+        "Only the head of a bidang involved in this case or the kepala dinas may see who read its personal data."),
+    "csrf.bad": N_("The form is stale or forged (CSRF); reload the page and try again."),
+    "csrf.cookie_api": N_(
+        "An API request authenticated by the session cookie needs an X-CSRF-Token header; services use"
+        " the Authorization header."),
+    "page.officers_only": N_("These pages are for Dinas Sosial officers; services and partners use the API (/v1)."),
+    "unavailable.temporal": N_("The workflow engine (Temporal) cannot be reached; try again shortly."),
+    "unavailable.worker": N_("No worker answered in time; try again shortly."),
+    "unavailable.database": N_("The database (PostgreSQL) cannot be reached; try again shortly."),
+    "unavailable.schema": N_(
+        "The database is not set up (its tables are missing): start the worker once to apply the migrations."),
+    "person.erased": N_(
+        "The personal data of case {complaint_id} was erased on {date} after its retention period (UU"
+        " PDP 27/2022); the case's trail is kept."),
+    "internal": N_("Something went wrong on the server; it has been logged (request id {request_id})."),
 }
 
 
 def say(code: str, language: str = "id", **params: Any) -> str:
-    entry = TEXTS[code]
-    return entry.get(language, entry["id"]).format(**params)
+    return i18n.translator(language).gettext(TEXTS[code], **params)
 
 
 @dataclass
