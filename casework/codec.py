@@ -48,9 +48,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from casework.converter import CasePayloadConverter
 from casework.keys import Key, Keyring, new_key
 
 log = structlog.get_logger(__name__)
@@ -193,7 +193,7 @@ class KeylessCodec(PayloadCodec):
 
 def data_converter(codec: PayloadCodec) -> DataConverter:
     """The project's converter (pydantic) with `codec` on payloads and failures."""
-    return DataConverter(payload_converter_class=PydanticPayloadConverter, payload_codec=codec,
+    return DataConverter(payload_converter_class=CasePayloadConverter, payload_codec=codec,
                          failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
