@@ -113,24 +113,29 @@ class CaseStore:
             joined = await self._joined_before(conn, request)
             if joined is not None:
                 return joined
-            complaint_id = await self._complaint_id_for_run(conn, request)
-            existing = await conn.fetchrow(
-                "SELECT previous_case, received_at FROM complaints WHERE complaint_id = $1 AND run_id = $2",
-                complaint_id, request.run_id)
+            runs = await conn.fetch(
+                "SELECT complaint_id, run_id, previous_case, received_at FROM complaints WHERE workflow_id = $1"
+                " ORDER BY received_at", request.workflow_id)
+            existing = next((r for r in runs if r["run_id"] == request.run_id), None)
             if existing is not None:  # a retry: the first attempt already wrote everything
-                return IntakeWritten(complaint_id=complaint_id, duplicate_of=None, new=False,
+                return IntakeWritten(complaint_id=existing["complaint_id"], duplicate_of=None, new=False,
                                      previous_case=existing["previous_case"],
                                      received=_received_entry(opening, existing["previous_case"], existing["received_at"]))
-            open_case = await conn.fetchrow(
-                "SELECT complaint_id, workflow_id FROM complaints WHERE subject_key = ANY($1::text[]) AND category = $2"
-                " AND status NOT IN ('closed', 'rejected') AND workflow_id <> $3 ORDER BY received_at LIMIT 1",
-                keys, opening.category, request.workflow_id)  # a later run of this workflow id never joins itself
-            if open_case is not None:
-                return await self._join(conn, request, personal, open_case["complaint_id"], open_case["workflow_id"])
-            previous = await conn.fetchval(
-                "SELECT complaint_id FROM complaints WHERE subject_key = ANY($1::text[]) AND category = $2"
-                " AND status IN ('closed', 'rejected') AND closed_at > $3 ORDER BY closed_at DESC LIMIT 1",
-                keys, opening.category, request.received_at - REPEAT_WINDOW)
+            # The requested id, unless an earlier run (before Temporal's retention) already used it.
+            complaint_id = request.complaint_id if not runs else f"{request.complaint_id}-{len(runs) + 1}"
+            # The same person and category: an open case to join (never a later run of this workflow id), else
+            # the latest case closed within REPEAT_WINDOW, which the new case links to.
+            same = await conn.fetchrow(
+                "SELECT complaint_id, workflow_id, status NOT IN ('closed', 'rejected') AS open FROM complaints"
+                " WHERE subject_key = ANY($1::text[]) AND category = $2 AND ("
+                " (status NOT IN ('closed', 'rejected') AND workflow_id <> $3)"
+                " OR (status IN ('closed', 'rejected') AND closed_at > $4))"
+                " ORDER BY status NOT IN ('closed', 'rejected') DESC,"
+                " CASE WHEN status NOT IN ('closed', 'rejected') THEN received_at END, closed_at DESC LIMIT 1",
+                keys, opening.category, request.workflow_id, request.received_at - REPEAT_WINDOW)
+            if same is not None and same["open"]:
+                return await self._join(conn, request, personal, same["complaint_id"], same["workflow_id"])
+            previous = same["complaint_id"] if same is not None else None
             cipher = await self.keys.cipher(conn, complaint_id)  # the case's new data key, written first
             await conn.execute(
                 "INSERT INTO complaints (complaint_id, workflow_id, run_id, external_ref, channel, sender_id, status,"
@@ -187,53 +192,28 @@ class CaseStore:
                              joined_workflow_id=workflow_id, joined_key=key,
                              received=_received_entry(opening, None, request.received_at))
 
-    async def _complaint_id_for_run(self, conn: asyncpg.Connection, request: OpenCaseRequest) -> str:
-        """The requested id, unless an earlier run (before Temporal's retention) already used it."""
-        rows = await conn.fetch(
-            "SELECT complaint_id, run_id FROM complaints WHERE workflow_id = $1 ORDER BY received_at",
-            request.workflow_id)
-        mine = next((r["complaint_id"] for r in rows if r["run_id"] == request.run_id), None)
-        if mine:
-            return mine
-        return request.complaint_id if not rows else f"{request.complaint_id}-{len(rows) + 1}"
-
     async def record(self, event: CaseEvent, messages: list[Message]) -> Recorded:
-        """Append the event, bring the case row up to date and queue its notifications, all once."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            recipients = await resolve_recipients(conn, [m.recipient for m in messages],
-                                                  on=event.local_date)
+        """Append the event, bring the case row up to date and queue its notifications, all once.
+
+        One statement does all three (`_RECORD`), so a step costs the worker one round trip to Postgres, two
+        when it notifies (the roster is read first). An event with officers' free text takes a transaction:
+        the row comes first (a case whose intake failed may have no row yet), then the case's data key."""
+        async with self.pool.acquire() as conn:
+            wanted = [m.recipient for m in messages]
+            recipients = await resolve_recipients(conn, wanted, on=event.local_date) if wanted else {}
             detail = dict(event.detail)
             if "escalated_to" in detail:
                 detail["escalated_to"] = recipients.get(detail["escalated_to"], detail["escalated_to"])
             if recipients:
                 detail["recipients"] = sorted(set(recipients.values()))
-            await self._write_row(conn, event)  # first: a case whose intake failed may have no row yet
             if personal_detail_fields(detail):  # officers' free text: encrypted from the start (append-only)
-                detail = sealed_detail(await self.keys.cipher(conn, event.complaint_id), detail, event.key)
-            inserted = await conn.fetchval(
-                "INSERT INTO complaint_events (complaint_id, event_key, event, actor, detail, occurred_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (complaint_id, event_key) DO NOTHING RETURNING id",
-                event.complaint_id, event.key, event.event, event.actor, detail, event.occurred_at)
-            if inserted is None:
-                return Recorded(new=False, recipients=recipients)
-            await _queue(conn, event.complaint_id, event.key, recipients, messages)
-        return Recorded(new=True, recipients=recipients)
-
-    async def _write_row(self, conn: asyncpg.Connection, event: CaseEvent) -> None:
-        row, opening = event.row.model_dump(), event.opening
-        columns = ", ".join(_ROW)
-        values = ", ".join(f"${i + 13}" for i in range(len(_ROW)))
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _ROW)
-        await conn.execute(
-            f"INSERT INTO complaints (complaint_id, workflow_id, external_ref, channel, sender_id, village_code,"
-            f" kecamatan, urgency, reported_at, received_at, conditions, run_id, {columns})"
-            f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {values})"
-            f" ON CONFLICT (complaint_id) DO UPDATE SET {updates}, updated_at = now()"
-            f" WHERE complaints.sequence <= EXCLUDED.sequence",
-            event.complaint_id, event.workflow_id, opening.external_ref, opening.channel.value, opening.sender_id,
-            opening.village_code, event.kecamatan, opening.urgency.value, opening.reported_at, event.received_at,
-            list(opening.conditions), None, *(row[c] for c in _ROW),
-        )
+                async with conn.transaction():
+                    await conn.execute(_UPSERT_ROW, *_row_args(event))
+                    detail = sealed_detail(await self.keys.cipher(conn, event.complaint_id), detail, event.key)
+                    inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
+            else:
+                inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
+        return Recorded(new=inserted is not None, recipients=recipients)
 
     async def complaint(self, complaint_id: str, personal: bool = False) -> ComplaintRecord | None:
         """The case row; with `personal`, its personal columns decrypted (None once erased: see `erased_at`)."""
@@ -362,17 +342,55 @@ def _referral_text(cipher: CaseCipher | None, value: str | None, field: str, n: 
     return cipher.encrypt(value, referral_location(REFERRAL_TEXTS[field], n))
 
 
-async def _queue(conn: asyncpg.Connection, complaint_id: str, key: str, recipients: dict[str, str],
-                 messages: list[Message]) -> None:
-    """One message per officer and event: when two roles land on one officer, the earliest delivery wins
-    (a piket who is also the head of the bidang hears at once)."""
+def _outbox_rows(recipients: dict[str, str], messages: list[Message]) -> list[tuple[str, str, str, str, datetime]]:
+    """(officer, channel, subject, body, not_before): one message per officer and event. When two roles land on
+    one officer, the earliest delivery wins (a piket who is also the head of the bidang hears at once)."""
     per_officer: dict[str, Message] = {}
     for m in sorted(messages, key=lambda m: m.not_before):
         if m.recipient in recipients:
             per_officer.setdefault(recipients[m.recipient], m)
+    return [(officer, channel, m.subject, m.body, m.not_before)
+            for officer, m in per_officer.items() for channel in CHANNELS]
+
+
+async def _queue(conn: asyncpg.Connection, complaint_id: str, key: str, recipients: dict[str, str],
+                 messages: list[Message]) -> None:
     await conn.executemany(
         "INSERT INTO notification_outbox (complaint_id, event_key, recipient_id, channel, subject, body,"
         " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        [(complaint_id, key, officer, channel, m.subject, m.body, m.not_before)
-         for officer, m in per_officer.items() for channel in CHANNELS],
-    )
+        [(complaint_id, key, *row) for row in _outbox_rows(recipients, messages)])
+
+
+# A step in one statement: the case row (never moved back by an older retry), the event once, and its
+# notifications only when the event is new. The event's foreign key is checked at the end of the statement,
+# so it finds the row even when this statement inserted it.
+_ROW_PARAMS = ("complaint_id", "workflow_id", "external_ref", "channel", "sender_id", "village_code", "kecamatan",
+               "urgency", "reported_at", "received_at", "conditions", "run_id", *_ROW)
+_E = len(_ROW_PARAMS)  # the event's parameters follow the row's
+_UPSERT_ROW = (
+    f"INSERT INTO complaints ({', '.join(_ROW_PARAMS)}) VALUES ({', '.join(f'${i + 1}' for i in range(_E))})"
+    f" ON CONFLICT (complaint_id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _ROW)}, updated_at = now()"
+    f" WHERE complaints.sequence <= EXCLUDED.sequence")
+_RECORD = (
+    f"WITH case_row AS ({_UPSERT_ROW}),"
+    f" appended AS (INSERT INTO complaint_events (complaint_id, event_key, event, actor, detail, occurred_at)"
+    f" VALUES ($1, ${_E + 1}, ${_E + 2}, ${_E + 3}, ${_E + 4}, ${_E + 5})"
+    f" ON CONFLICT (complaint_id, event_key) DO NOTHING RETURNING id),"
+    f" queued AS (INSERT INTO notification_outbox (complaint_id, event_key, recipient_id, channel, subject, body,"
+    f" not_before) SELECT $1, ${_E + 1}, m.* FROM appended, unnest(${_E + 6}::text[], ${_E + 7}::text[],"
+    f" ${_E + 8}::text[], ${_E + 9}::text[], ${_E + 10}::timestamptz[]) AS m ON CONFLICT DO NOTHING)"
+    f" SELECT id FROM appended")
+
+
+def _row_args(event: CaseEvent) -> list[Any]:
+    row, opening = event.row.model_dump(), event.opening
+    return [event.complaint_id, event.workflow_id, opening.external_ref, opening.channel.value, opening.sender_id,
+            opening.village_code, event.kecamatan, opening.urgency.value, opening.reported_at, event.received_at,
+            list(opening.conditions), None, *(row[c] for c in _ROW)]
+
+
+def _record_args(event: CaseEvent, detail: dict[str, Any], recipients: dict[str, str],
+                 messages: list[Message]) -> list[Any]:
+    outbox = _outbox_rows(recipients, messages)
+    columns = [list(column) for column in zip(*outbox)] if outbox else [[], [], [], [], []]
+    return [*_row_args(event), event.key, event.event, event.actor, detail, event.occurred_at, *columns]

@@ -133,10 +133,11 @@ class CaseKeys:
         if wrapped is None:
             made = wrap(self.keyring, complaint_id, new_data_key())
             # Two writers of one case at once: the first key wins and the second reads it back.
-            await conn.execute(
+            inserted = await conn.fetchval(
                 "INSERT INTO case_keys (complaint_id, wrapping_key_id, wrapped_key) VALUES ($1, $2, $3)"
-                " ON CONFLICT (complaint_id) DO NOTHING", complaint_id, made.wrapping_key_id, made.wrapped)
-            wrapped = await self.wrapped(conn, complaint_id)
+                " ON CONFLICT (complaint_id) DO NOTHING RETURNING true", complaint_id, made.wrapping_key_id,
+                made.wrapped)
+            wrapped = made if inserted else await self.wrapped(conn, complaint_id)
             assert wrapped is not None  # inserted, or inserted by the writer we waited for
         return CaseCipher(complaint_id, unwrap(self.keyring, wrapped))
 

@@ -29,7 +29,15 @@ async def connect(url: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Po
     async def init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
-    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=init)
+    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=init, reset=_keep_session)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection: nothing beyond what asyncpg always does (roll back an open
+    transaction). Its default also runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`,
+    one more round trip for every use, to undo session state this project never leaves behind: its locks are
+    transaction-scoped except the migration lock, released in a `finally` like the owner role's `RESET ROLE`,
+    it holds no cursor past a transaction, listens to nothing and sets no session variable."""
 
 
 def migration_files() -> list[tuple[str, str]]:
