@@ -246,6 +246,10 @@ class WorkingCalendar(BaseModel):
     @property
     def fingerprint(self) -> str:
         """Changes whenever anything that moves a deadline or its wording changes (not `version`)."""
+        return self._identity[:12]
+
+    @cached_property
+    def _identity(self) -> str:
         canonical = "|".join((
             f"{self.first_year}-{self.last_year}",
             f"utc{self.utc_offset_minutes:+d}",
@@ -254,7 +258,7 @@ class WorkingCalendar(BaseModel):
             ",".join(d.isoformat() for d in self.non_working_days),
             "unconfirmed=" + ",".join(str(y) for y in self.unconfirmed_years),
         ))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     # ---- days ------------------------------------------------------------------------------
 
@@ -308,6 +312,18 @@ class WorkingCalendar(BaseModel):
 
         With `seconds == 0` this is `start` itself inside office hours, else the next opening.
         """
+        # A case asks for the same deadlines several times per step (its summary, details, search attributes
+        # and event); remembered process-wide by the calendar's content, so no case holds a memo of its own.
+        key = (self._identity, start, seconds)
+        moment = _ADVANCED.get(key)
+        if moment is None:
+            moment = self._add_working_seconds(start, seconds)
+            if len(_ADVANCED) >= _ADVANCED_LIMIT:
+                _ADVANCED.clear()
+            _ADVANCED[key] = moment
+        return moment
+
+    def _add_working_seconds(self, start: datetime, seconds: float) -> datetime:
         if seconds < 0:
             raise ValueError(f"seconds must not be negative (got {seconds})")
         ordinal, offset = self._next_open(*self._split(start))
@@ -400,6 +416,10 @@ class WorkingCalendar(BaseModel):
     def _moment(self, ordinal: int, offset: int) -> datetime:
         midnight = datetime.combine(date.fromordinal(ordinal), time(0), self.tz)
         return (midnight + timedelta(microseconds=offset)).astimezone(timezone.utc)
+
+
+_ADVANCED: dict[tuple[str, datetime, float], datetime] = {}  # add_working_seconds, by calendar content
+_ADVANCED_LIMIT = 4096  # forgotten all at once when full: a memo for the moment, not a store
 
 
 def _weekday(ordinal: int) -> int:

@@ -33,6 +33,7 @@ import io
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -125,9 +126,7 @@ class Translator:
         if at is None or at == "":
             return "—"
         moment = datetime.fromisoformat(at) if isinstance(at, str) else at
-        zone = timezone(timedelta(minutes=utc_offset_minutes))
-        name = ZONE_NAMES.get(utc_offset_minutes, f"UTC{utc_offset_minutes / 60:+g}")
-        return f"{format_datetime(moment, DATE_PATTERNS[self.language], tzinfo=zone, locale=self.locale)} {name}"
+        return _moment_text(moment, utc_offset_minutes, self.language)
 
     def number(self, value: float | int | None, digits: int = 2) -> str:
         """'4,25' (en: '4.25'); '-' for none."""
@@ -217,3 +216,10 @@ def recipient_label(recipient: str, bidang_names: Mapping[str, str], tr: Transla
     if recipient == "system":
         return tr.gettext("system")
     return recipient
+
+
+@lru_cache(maxsize=4096)  # a case's details show the same deadlines at every step: formatted once per process
+def _moment_text(moment: datetime, utc_offset_minutes: int, language: str) -> str:
+    zone = timezone(timedelta(minutes=utc_offset_minutes))
+    name = ZONE_NAMES.get(utc_offset_minutes, f"UTC{utc_offset_minutes / 60:+g}")
+    return f"{format_datetime(moment, DATE_PATTERNS[language], tzinfo=zone, locale=language)} {name}"
