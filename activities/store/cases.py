@@ -195,9 +195,8 @@ class CaseStore:
     async def record(self, event: CaseEvent, messages: list[Message]) -> Recorded:
         """Append the event, bring the case row up to date and queue its notifications, all once.
 
-        One statement does all three (`_RECORD`), so a step costs the worker one round trip to Postgres, two
-        when it notifies (the roster is read first). An event with officers' free text takes a transaction:
-        the row comes first (a case whose intake failed may have no row yet), then the case's data key."""
+        One statement does all three (`_RECORD`), so a step costs one round trip to Postgres, one more when it
+        notifies (the roster is read first) and one more for officers' free text (the case's data key)."""
         async with self.pool.acquire() as conn:
             wanted = [m.recipient for m in messages]
             recipients = await resolve_recipients(conn, wanted, on=event.local_date) if wanted else {}
@@ -206,12 +205,15 @@ class CaseStore:
                 detail["escalated_to"] = recipients.get(detail["escalated_to"], detail["escalated_to"])
             if recipients:
                 detail["recipients"] = sorted(set(recipients.values()))
-            if personal_detail_fields(detail):  # officers' free text: encrypted from the start (append-only)
-                async with conn.transaction():
+            # Officers' free text is encrypted from the start (append-only), under the key the intake made.
+            cipher = await self.keys.existing_cipher(conn, event.complaint_id) if personal_detail_fields(detail) else None
+            if personal_detail_fields(detail) and cipher is None:
+                async with conn.transaction():  # no key yet (its intake failed): the row, then the key
                     await conn.execute(_UPSERT_ROW, *_row_args(event))
                     detail = sealed_detail(await self.keys.cipher(conn, event.complaint_id), detail, event.key)
                     inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
             else:
+                detail = sealed_detail(cipher, detail, event.key) if cipher else detail
                 inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
         return Recorded(new=inserted is not None, recipients=recipients)
 

@@ -127,6 +127,11 @@ class CaseKeys:
             return None
         return WrappedKey(complaint_id, row["wrapping_key_id"], row["wrapped_key"], row["erased_at"])
 
+    async def existing_cipher(self, conn: asyncpg.Connection, complaint_id: str) -> CaseCipher | None:
+        """The case's cipher if its data key was made (by its intake, usually); PersonalDataErased once erased."""
+        wrapped = await self.wrapped(conn, complaint_id)
+        return None if wrapped is None else CaseCipher(complaint_id, unwrap(self.keyring, wrapped))
+
     async def cipher(self, conn: asyncpg.Connection, complaint_id: str) -> CaseCipher:
         """The case's cipher, its data key made on first use. PersonalDataErased once erased."""
         wrapped = await self.wrapped(conn, complaint_id)
