@@ -29,7 +29,7 @@ import hashlib
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property
 from itertools import accumulate
@@ -241,6 +241,15 @@ class WorkingCalendar(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> "WorkingCalendar":
+        """A copy; with `update`, without the values cached from the original (its closures, its identity):
+        they describe the original, and a copy with other closures must never answer with its deadlines."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            for name in _CACHED:
+                copied.__dict__.pop(name, None)
+        return copied
+
     # ---- identity --------------------------------------------------------------------------
 
     @property
@@ -418,6 +427,7 @@ class WorkingCalendar(BaseModel):
         return (midnight + timedelta(microseconds=offset)).astimezone(timezone.utc)
 
 
+_CACHED = tuple(name for name, value in vars(WorkingCalendar).items() if isinstance(value, cached_property))
 _ADVANCED: dict[tuple[str, datetime, float], datetime] = {}  # add_working_seconds, by calendar content
 _ADVANCED_LIMIT = 4096  # forgotten all at once when full: a memo for the moment, not a store
 
