@@ -60,6 +60,31 @@ async def test_a_retried_event_writes_nothing_twice_and_resolves_roles(db: Store
     assert (await db.cases.complaint("ADU-DBTEST000001")).status == "acknowledged"
 
 
+async def test_officers_free_text_is_sealed_whether_or_not_the_case_has_a_key_yet(db: Store):
+    # The first step makes the key (its intake never wrote a row); the second uses the key the first made.
+    for key, sequence in (("0004:acknowledged", 4), ("0005:assessed", 5)):
+        event, messages = _event("ADU-DBTEST000007", key, key.split(":")[1], sequence, Status.ACKNOWLEDGED, True)
+        event = event.model_copy(update={"detail": {"note": f"catatan {sequence}"}})
+        assert (await db.cases.record(event, messages)).new
+    stored = await db.pool.fetch("SELECT detail FROM complaint_events WHERE complaint_id = 'ADU-DBTEST000007'")
+    assert all("catatan" not in str(r["detail"]) for r in stored)  # encrypted in the table
+    assert [e.detail["note"] for e in await db.cases.events("ADU-DBTEST000007", personal=True)] == [
+        "catatan 4", "catatan 5"]
+    assert await db.pool.fetchval("SELECT count(*) FROM case_keys WHERE complaint_id = 'ADU-DBTEST000007'") == 1
+    assert await db.pool.fetchval(
+        "SELECT count(*) FROM notification_outbox WHERE complaint_id = 'ADU-DBTEST000007'") == 4
+
+
+async def test_two_roles_on_one_officer_queue_one_message_the_earliest(db: Store):
+    event, _ = _event("ADU-DBTEST000008", "0004:escalated", "escalated", 4, Status.ACKNOWLEDGED)
+    messages = [Message(recipient="kepala_dinas", subject="later", body="b", not_before=T0 + timedelta(hours=1)),
+                Message(recipient="KADIS", subject="first", body="b", not_before=T0)]
+    await db.cases.record(event, messages)
+    rows = await db.pool.fetch("SELECT recipient_id, channel, subject FROM notification_outbox"
+                               " WHERE complaint_id = 'ADU-DBTEST000008' ORDER BY channel")
+    assert [tuple(r) for r in rows] == [("KADIS", "email", "first"), ("KADIS", "webhook", "first")]
+
+
 async def test_an_older_write_never_moves_the_row_back(db: Store):
     await db.cases.record(*_event("ADU-DBTEST000003", "0005:assessed", "assessed", 5, Status.ASSESSED))
     await db.cases.record(*_event("ADU-DBTEST000003", "0004:acknowledged", "acknowledged", 4, Status.ACKNOWLEDGED))
