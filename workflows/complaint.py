@@ -103,6 +103,8 @@ class ComplaintWorkflow(CaseSteps):
             self.refused = problem(err)
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise ApplicationError(f"intake refused: {self.refused}", type="IntakeRefused", non_retryable=True) from None
+        # Recorded (encrypted) in Postgres: the worker does not hold the personal data for the case's whole life.
+        start.personal = start.sealed_personal = None
         if opened is None:
             return
         self._finished(opened.finished_at)
