@@ -102,17 +102,21 @@ class Meter:
             psutil = None
         self.psutil = psutil
 
-    def _children_cpu(self) -> float | None:
+    def _children_cpu(self) -> tuple[float, float] | None:
+        """CPU seconds of the Temporal dev server and of the helper worker processes (Python children)."""
         if self.psutil is None:
             return None
-        total = 0.0
+        server = helpers = 0.0
         for child in self.psutil.Process().children(recursive=True):
             try:
                 times = child.cpu_times()
-                total += times.user + times.system
+                if child.name().startswith("python"):
+                    helpers += times.user + times.system
+                else:
+                    server += times.user + times.system
             except self.psutil.Error:
                 pass  # gone in between
-        return total
+        return server, helpers
 
     def __enter__(self) -> Meter:
         self.began = (time.perf_counter(), time.process_time(), self._children_cpu())
@@ -125,20 +129,24 @@ class Meter:
         wall0, mine0, children0 = self.began
         wall = self.wall = time.perf_counter() - wall0
         children = self._children_cpu()
-        self.cpu_seconds = {"bench_process": time.process_time() - mine0,
-                            "temporal_server": children - children0 if children is not None and children0 is not None else None}
+        # A helper worker that started during the phase counts from zero; one that stopped is not counted.
+        server, helpers = ((children[0] - children0[0], max(0.0, children[1] - children0[1]))
+                           if children is not None and children0 is not None else (None, None))
+        self.cpu_seconds = {"bench_process": time.process_time() - mine0, "temporal_server": server}
         self.reading = {
             "wall_seconds": round(wall, 1),
             # in cores (2 = the whole machine here); "others" is Postgres and anyone else's work
             "bench_process_cores": round((time.process_time() - mine0) / wall, 2),
-            "temporal_server_cores": (round((children - children0) / wall, 2)
-                                      if children is not None and children0 is not None else None),
+            "temporal_server_cores": round(server / wall, 2) if server is not None else None,
         }
+        if helpers:
+            self.reading["helper_worker_cores"] = round(helpers / wall, 2)
         if self.psutil is not None:
             machine = self.psutil.cpu_percent(None) * (os.cpu_count() or 1) / 100
             self.reading["machine_cores"] = round(machine, 2)
             self.reading["other_cores"] = round(machine - self.reading["bench_process_cores"]
-                                                - (self.reading["temporal_server_cores"] or 0), 2)
+                                                - (self.reading["temporal_server_cores"] or 0)
+                                                - self.reading.get("helper_worker_cores", 0), 2)
 
 
 async def metered(report: dict[str, Any], name: str, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:

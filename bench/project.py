@@ -293,6 +293,12 @@ def codec_converter(keyring: Keyring) -> DataConverter:
     return converter_for(Settings(), keyring=keyring)
 
 
+async def helper_client(address: str) -> Client:
+    """A client for a helper worker process: the run's keyring from the environment `use_keyring` set
+    (inherited from the benchmark), the same converter as the benchmark's own."""
+    return await Client.connect(address, data_converter=converter_for(Settings(), dev=False))
+
+
 def without_codec(converter: DataConverter) -> DataConverter:
     """The same converter minus its payload codec: what the codec costs is the difference between the two."""
     return replace(converter, payload_codec=None)

@@ -28,7 +28,9 @@ stderr. Phases (the first store runs them all, the others `--other-store-phases`
               webhook, p50/p99, and from the histories where that lag went (timer armed late, fired
               late, task waiting, task running); WORKFLOW_TASK_TIMED_OUT in every history; each case
               escalated exactly once. The time to create the cases first is measured with a few
-              throwaway intakes. `--storm-sizes 1000,5000` adds the 5,000 storm.
+              throwaway intakes. `--storm-sizes 1000,5000` adds the 5,000 storm. `--storm-worker-processes 2`
+              runs the storms with a second worker process on the task queue (bench/helper_worker.py), as a
+              replica would in production; its CPU is reported as helper_worker_cores.
   memory      worker RSS with 20,000 open cases cached, per case over the empty worker (and the same for
               no-op twins, the engine's own share); the cost of a cache miss (Replayer on histories; a
               query on a cache-less worker against a cached one). Filling the cache runs at the worker's
@@ -59,7 +61,7 @@ import time
 from contextlib import AsyncExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncContextManager, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -95,6 +97,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--storm-lead", type=float, default=None,
                         help="seconds to create the cases (default: measured with a few throwaway intakes)")
     parser.add_argument("--storm-overlap-rate", type=float, default=5.0, help="intake/s during the overlapping storm")
+    parser.add_argument("--storm-worker-processes", type=int, default=1,
+                        help="worker processes during the storms (more run bench/helper_worker.py, as replicas)")
     parser.add_argument("--storm-settle", type=float, default=60.0, help="seconds past the window to wait for escalations")
     parser.add_argument("--delivery-wait", type=float, default=60.0, help="seconds past the last escalation for notices")
     parser.add_argument("--open-cases", type=int, default=20_000, help="cases cached for the RSS reading")
@@ -115,6 +119,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.phases + args.other_store_phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phase(s) {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    if args.storm_worker_processes < 1:
+        parser.error("--storm-worker-processes counts the benchmark's own worker: at least 1")
     return args
 
 
@@ -162,7 +168,9 @@ async def store_run(kind: str, phases: list[str], args: argparse.Namespace, work
             if "intake" in phases:
                 await metered(phases_report, "intake", lambda: intake.run(bench, args.intake_rates, args.intake_seconds))
             if "storm" in phases:
-                await storms(bench, args, phases_report.setdefault("storms", {}))
+                helpers = lambda: servers.helper_workers(  # noqa: E731
+                    args.storm_worker_processes - 1, env.client.service_client.config.target_host, url, bench.queue, hook)
+                await storms(bench, args, phases_report.setdefault("storms", {}), helpers)
             if "memory" in phases:
                 await metered(report.setdefault("memory", {}), "cache_miss",
                               lambda: memory.cache_miss(bench, main_worker, args.cache_miss_cases))
@@ -184,12 +192,15 @@ async def preflight(bench: Bench, timeout: float = 120.0) -> str | None:
     return None
 
 
-async def storms(bench: Bench, args: argparse.Namespace, done: dict[str, Any]) -> None:
-    for size in args.storm_sizes:
-        for rate in (None, args.storm_overlap_rate):
-            name = f"{size}" + (f"_with_intake_{rate:g}_per_second" if rate else "")
-            await metered(done, name, lambda: storm.run(bench, size, args.storm_window, args.storm_lead, rate,
-                                                        args.storm_settle, args.delivery_wait))
+async def storms(bench: Bench, args: argparse.Namespace, done: dict[str, Any],
+                 helpers: Callable[[], AsyncContextManager[list[int]]]) -> None:
+    async with helpers():  # started before the phases' meters, so their CPU is read as helper_worker_cores
+        for size in args.storm_sizes:
+            for rate in (None, args.storm_overlap_rate):
+                name = f"{size}" + (f"_with_intake_{rate:g}_per_second" if rate else "")
+                await metered(done, name, lambda: storm.run(bench, size, args.storm_window, args.storm_lead, rate,
+                                                            args.storm_settle, args.delivery_wait))
+                done[name]["worker_processes"] = args.storm_worker_processes
 
 
 def source_times() -> dict[str, float]:

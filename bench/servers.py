@@ -6,7 +6,9 @@ Each is an async context manager that stops (or drops) what it started, whatever
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -124,3 +126,31 @@ async def webhook_receiver() -> AsyncIterator[tuple[str, Received]]:
     finally:
         server.should_exit = True
         await serving
+
+
+@asynccontextmanager
+async def helper_workers(count: int, address: str, database_url: str, task_queue: str, webhook_url: str,
+                         ready_timeout: float = 60.0) -> AsyncIterator[list[int]]:
+    """`count` more worker processes (bench/helper_worker.py) on the benchmark's task queue: their pids.
+    Every one is stopped on the way out (SIGTERM, then kill after 30 s), also when one fails to start."""
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        for _ in range(count):
+            processes.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.helper_worker", address, database_url, task_queue, webhook_url,
+                cwd=Path(__file__).resolve().parents[1], stdout=asyncio.subprocess.PIPE))
+        for process in processes:
+            line = await asyncio.wait_for(process.stdout.readline(), ready_timeout)  # type: ignore[union-attr]
+            if line.strip() != b"ready":
+                raise RuntimeError(f"a helper worker did not start (exit code {await process.wait()})")
+        yield [process.pid for process in processes]
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -25,3 +25,11 @@ def test_unknown_phases_are_refused(capsys):
     with pytest.raises(SystemExit):
         arguments(["--phases", "whole_life,storms"])
     assert "unknown phase(s) ['storms']" in capsys.readouterr().err
+
+
+def test_storms_run_with_one_worker_process_unless_asked_and_never_with_none(capsys):
+    assert arguments([]).storm_worker_processes == 1
+    assert arguments(["--storm-worker-processes", "2"]).storm_worker_processes == 2
+    with pytest.raises(SystemExit):
+        arguments(["--storm-worker-processes", "0"])
+    assert "at least 1" in capsys.readouterr().err
