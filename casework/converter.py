@@ -1,48 +1,32 @@
-"""The payload converter: pydantic, with one cache of type adapters for the whole worker process.
+"""The payload converter: pydantic, with one set of encoding converters for the whole worker process.
 
-The SDK builds a new payload converter for every workflow instance it starts or replays, and
-`PydanticPayloadConverter` keeps its `TypeAdapter`s per converter: each cached case held its own adapters
-for the same few models (about 15 KiB per open case, measured with tracemalloc at 2,000 cached cases).
-Here every converter shares one process-wide cache. The models are the same class objects in every
-instance (`referral` and `workflows` pass through the sandbox), and an adapter is immutable once built
-and safe to use from the activation threads.
+The SDK builds a new payload converter for every workflow instance it starts or replays. With
+`PydanticPayloadConverter` each of them made its own JSON converter, and with it its own cache of pydantic
+type adapters for the same few models, its own serializer and its own cache wrapper: kilobytes held by every
+cached case. Here every instance delegates to the same converters, so the adapters are built once per
+process. That is safe: the converters hold no state but that cache, the models are the same class objects
+in every instance (`referral` and `workflows` pass through the sandbox), and the cache is thread-safe.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
-from pydantic import TypeAdapter
-from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
-from temporalio.converter import CompositePayloadConverter, DefaultPayloadConverter, JSONPlainPayloadConverter
-
-SHARED_ADAPTERS = 1024  # distinct type hints kept (the project has a few dozen)
-
-
-@functools.lru_cache(maxsize=SHARED_ADAPTERS)
-def type_adapter(hint: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(hint)
+from temporalio.converter import (
+    CompositePayloadConverter, DefaultPayloadConverter, EncodingPayloadConverter, JSONPlainPayloadConverter,
+)
 
 
-class SharedAdapterJSONConverter(PydanticJSONPlainPayloadConverter):
-    """`json/plain` through pydantic, reading with the process-wide adapter for the type hint."""
-
-    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
-        hint = Any if type_hint is None else type_hint
-        try:
-            hash(hint)
-        except TypeError:  # an unhashable hint cannot be cached: an adapter of its own
-            return TypeAdapter(hint).validate_json(payload.data)
-        return type_adapter(hint).validate_json(payload.data)
+@functools.cache
+def shared_converters() -> tuple[EncodingPayloadConverter, ...]:
+    """The SDK's default encodings with pydantic for JSON, as `PydanticPayloadConverter` has them: made once."""
+    return tuple(PydanticJSONPlainPayloadConverter() if isinstance(converter, JSONPlainPayloadConverter) else converter
+                 for converter in DefaultPayloadConverter.default_encoding_payload_converters)
 
 
 class CasePayloadConverter(CompositePayloadConverter):
-    """The SDK's pydantic payload converter (`PydanticPayloadConverter`), with `SharedAdapterJSONConverter`
-    in place of its JSON converter."""
+    """`PydanticPayloadConverter`'s behaviour over `shared_converters()`."""
 
     def __init__(self) -> None:
-        shared = SharedAdapterJSONConverter(max_cached_type_adapters=0)  # its own per-instance cache unused
-        super().__init__(*(shared if isinstance(converter, JSONPlainPayloadConverter) else converter
-                           for converter in DefaultPayloadConverter.default_encoding_payload_converters))
+        super().__init__(*shared_converters())
