@@ -22,6 +22,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType, TimeoutType
+
 from bench import intake, project, shape
 from bench.harness import Bench, bounded, failures, history, progress
 from bench.stats import summary
@@ -84,9 +86,12 @@ async def _deliveries(bench: Bench, keys: set[tuple[str, str]], until: float) ->
 
 async def _histories(bench: Bench, ids: list[str], due: dict[str, float], recorded: dict[str, float]) -> dict[str, Any]:
     """Every history: WORKFLOW_TASK_TIMED_OUT events, and for the storm's cases where the lag went."""
-    async def read(index: int) -> tuple[int, dict[str, float] | None]:
+    async def read(index: int) -> tuple[Counter[str], dict[str, float] | None]:
         events = list((await history(bench.client, project.workflow_id(ids[index]))).events)
-        timeouts = shape.shape_of(shape.reduce_event(e) for e in events).task_timeouts
+        # By kind: START_TO_CLOSE is a task that ran too long; SCHEDULE_TO_START one that waited on a busy
+        # worker's sticky queue (Temporal then hands it to the shared queue, to any worker).
+        timeouts = Counter(TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+                           for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
         path = shape.deadline_path(events, due[ids[index]]) if ids[index] in due else None
         if path and ids[index] in recorded:
             path["recorded_after_fire_s"] = recorded[ids[index]] - path["fired_at"]
@@ -95,11 +100,12 @@ async def _histories(bench: Bench, ids: list[str], due: dict[str, float], record
     read_back = await bounded(len(ids), READ_CONCURRENCY, read)
     done = [r for r in read_back if not isinstance(r, BaseException)]
     paths = [path for _, path in done if path]
+    by_kind = sum((timeouts for timeouts, _ in done), Counter())
     parts = ("armed_late_s", "arming_task_ran_s", "fired_late_s", "task_waited_s", "task_ran_s",
              "recorded_after_fire_s")
     return {
         "task_timeouts": {"histories": len(ids), "read_failures": len(read_back) - len(done),
-                          "workflow_task_timed_out": sum(timeouts for timeouts, _ in done)},
+                          "workflow_task_timed_out": sum(by_kind.values()), "by_kind": dict(by_kind)},
         "lag_breakdown_ms": {part: summary((p[part] for p in paths if part in p), scale=1000) for part in parts},
     }
 
