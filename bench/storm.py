@@ -86,12 +86,20 @@ async def _deliveries(bench: Bench, keys: set[tuple[str, str]], until: float) ->
 
 async def _histories(bench: Bench, ids: list[str], due: dict[str, float], recorded: dict[str, float]) -> dict[str, Any]:
     """Every history: WORKFLOW_TASK_TIMED_OUT events, and for the storm's cases where the lag went."""
+    examples: list[dict[str, Any]] = []
+
     async def read(index: int) -> tuple[Counter[str], dict[str, float] | None]:
         events = list((await history(bench.client, project.workflow_id(ids[index]))).events)
         # By kind: START_TO_CLOSE is a task that ran too long; SCHEDULE_TO_START one that waited on a busy
         # worker's sticky queue (Temporal then hands it to the shared queue, to any worker).
-        timeouts = Counter(TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
-                           for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+        timeouts: Counter[str] = Counter()
+        for at, event in enumerate(events):
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timeouts[TimeoutType.Name(event.workflow_task_timed_out_event_attributes.timeout_type)] += 1
+                if len(examples) < 5:  # which case, and what its history held up to the timeout
+                    examples.append({"workflow_id": project.workflow_id(ids[index]), "event_id": event.event_id,
+                                     "before": [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
+                                                for e in events[max(0, at - 6):at]]})
         path = shape.deadline_path(events, due[ids[index]]) if ids[index] in due else None
         if path and ids[index] in recorded:
             path["recorded_after_fire_s"] = recorded[ids[index]] - path["fired_at"]
@@ -105,7 +113,8 @@ async def _histories(bench: Bench, ids: list[str], due: dict[str, float], record
              "recorded_after_fire_s")
     return {
         "task_timeouts": {"histories": len(ids), "read_failures": len(read_back) - len(done),
-                          "workflow_task_timed_out": sum(by_kind.values()), "by_kind": dict(by_kind)},
+                          "workflow_task_timed_out": sum(by_kind.values()), "by_kind": dict(by_kind),
+                          "examples": examples},
         "lag_breakdown_ms": {part: summary((p[part] for p in paths if part in p), scale=1000) for part in parts},
     }
 
