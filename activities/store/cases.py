@@ -205,17 +205,18 @@ class CaseStore:
                 detail["escalated_to"] = recipients.get(detail["escalated_to"], detail["escalated_to"])
             if recipients:
                 detail["recipients"] = sorted(set(recipients.values()))
-            if not personal_detail_fields(detail):
-                inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
-            elif cipher := await self.keys.existing_cipher(conn, event.complaint_id):
-                # Officers' free text is encrypted from the start (append-only), under the key its intake made.
-                detail = sealed_detail(cipher, detail, event.key)
-                inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
-            else:
-                async with conn.transaction():  # no key yet (its intake failed): the row, then the key
+            # Officers' free text is encrypted from the start (append-only), under the key its intake made.
+            free_text = bool(personal_detail_fields(detail))
+            cipher = await self.keys.existing_cipher(conn, event.complaint_id) if free_text else None
+            if free_text and cipher is None:
+                async with conn.transaction():  # no key yet (its intake failed): the row, then the key, then the step
                     await conn.execute(_UPSERT_ROW, *_row_args(event))
                     detail = sealed_detail(await self.keys.cipher(conn, event.complaint_id), detail, event.key)
                     inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
+                return Recorded(new=inserted is not None, recipients=recipients)
+            if cipher is not None:
+                detail = sealed_detail(cipher, detail, event.key)
+            inserted = await conn.fetchval(_RECORD, *_record_args(event, detail, recipients, messages))
         return Recorded(new=inserted is not None, recipients=recipients)
 
     async def complaint(self, complaint_id: str, personal: bool = False) -> ComplaintRecord | None:

@@ -134,16 +134,16 @@ class CaseKeys:
 
     async def cipher(self, conn: asyncpg.Connection, complaint_id: str) -> CaseCipher:
         """The case's cipher, its data key made on first use. PersonalDataErased once erased."""
-        wrapped = await self.wrapped(conn, complaint_id)
-        if wrapped is None:
-            made = wrap(self.keyring, complaint_id, new_data_key())
-            # Two writers of one case at once: the first key wins and the second reads it back.
-            inserted = await conn.fetchval(
-                "INSERT INTO case_keys (complaint_id, wrapping_key_id, wrapped_key) VALUES ($1, $2, $3)"
-                " ON CONFLICT (complaint_id) DO NOTHING RETURNING true", complaint_id, made.wrapping_key_id,
-                made.wrapped)
-            wrapped = made if inserted else await self.wrapped(conn, complaint_id)
-            assert wrapped is not None  # inserted, or inserted by the writer we waited for
+        existing = await self.existing_cipher(conn, complaint_id)
+        if existing is not None:
+            return existing
+        made = wrap(self.keyring, complaint_id, new_data_key())
+        # Two writers of one case at once: the first key wins and the second reads it back.
+        inserted = await conn.fetchval(
+            "INSERT INTO case_keys (complaint_id, wrapping_key_id, wrapped_key) VALUES ($1, $2, $3)"
+            " ON CONFLICT (complaint_id) DO NOTHING RETURNING true", complaint_id, made.wrapping_key_id, made.wrapped)
+        wrapped = made if inserted else await self.wrapped(conn, complaint_id)
+        assert wrapped is not None  # inserted, or inserted by the writer we waited for
         return CaseCipher(complaint_id, unwrap(self.keyring, wrapped))
 
     async def view(self, conn: asyncpg.Connection, complaint_id: str) -> PersonalView:
