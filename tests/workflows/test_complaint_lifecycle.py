@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta, timezone
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
+from temporalio.worker import ExecuteWorkflowInput, Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 
 from casework.intake import complaint_id_for, start_input, workflow_id
 from referral.config import Settings
 from tests.conftest import actor, make_intake, running_worker, task_queue
+from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
 
 WITA = timezone(timedelta(hours=8))
@@ -162,3 +165,31 @@ async def test_a_new_roster_reaches_an_open_case_and_moves_it_off_a_removed_pend
         assert (await db.cases.complaint(complaint_id)).pendamping_id == "PD-36"
     finally:
         await db.roster.replace_roster(sample)
+
+
+class _KeepInputs(Interceptor):
+    """Keeps every ComplaintWorkflow input object as the workflow holds it (the worker's own copy)."""
+
+    seen: list = []
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput):
+        class Inbound(WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: ExecuteWorkflowInput):
+                _KeepInputs.seen.append(input.args[0])
+                return await super().execute_workflow(input)
+        return Inbound
+
+
+async def test_the_worker_forgets_the_personal_data_once_the_intake_recorded_it(time_env, db):
+    client, queue = time_env.client, task_queue()
+    _KeepInputs.seen.clear()
+    worker = build_worker(client, db, replace(Settings(), task_queue=queue), max_cached_workflows=0,
+                          workflow_failure_exception_types=[Exception], interceptors=[_KeepInputs()])
+    async with worker:
+        complaint_id, handle = await start_case(time_env, queue)
+        await wait_for(handle, lambda v: v.status == "assigned", time_env)
+    assert _KeepInputs.seen, "the interceptor saw no workflow start"
+    assert all(start.personal is None and start.sealed_personal is None for start in _KeepInputs.seen)
+    assert (await db.cases.complaint(complaint_id, personal=True)).subject["name"]  # kept, encrypted, in Postgres
+    history_input = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes.input
+    assert history_input.payloads  # and in the history, under the codec: the case can be replayed
