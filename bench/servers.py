@@ -6,6 +6,7 @@ Each is an async context manager that stops (or drops) what it started, whatever
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -44,7 +45,7 @@ async def temporal(store: str, workdir: Path, converter: DataConverter) -> Async
         dev_server_existing_path=binary,
         dev_server_database_filename=str(workdir / f"temporal-{uuid.uuid4().hex[:6]}.db") if store == "file" else None,
         dev_server_extra_args=project.dev_server_args(),
-        dev_server_log_level="error",
+        dev_server_log_level=os.environ.get("BENCH_SERVER_LOG_LEVEL", "error"),  # "warn" to see slow calls
     )
     try:
         yield env

@@ -165,6 +165,20 @@ def deadline_path(events: Iterable[HistoryEvent], due: float) -> dict[str, float
     return path
 
 
+def first_task_seconds(events: Iterable[HistoryEvent]) -> float | None:
+    """How long a case's first workflow task ran (started -> completed, failed or timed out): the task that
+    runs the intake's local activities and assigns the case, the one a burst of new cases makes long."""
+    started = None
+    for event in events:
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        if kind == "WORKFLOW_TASK_STARTED" and started is None:
+            started = event.event_time.ToMicroseconds() / 1e6
+        elif started is not None and kind in ("WORKFLOW_TASK_COMPLETED", "WORKFLOW_TASK_FAILED",
+                                              "WORKFLOW_TASK_TIMED_OUT"):
+            return event.event_time.ToMicroseconds() / 1e6 - started
+    return None
+
+
 def payload_encodings(messages: Iterable[Message]) -> dict[str, int]:
     """How many payloads the messages (e.g. a history's events) hold, by their `encoding` metadata: what a
     payload codec had to encode (search attributes included, which no codec sees)."""

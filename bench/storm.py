@@ -88,7 +88,7 @@ async def _histories(bench: Bench, ids: list[str], due: dict[str, float], record
     """Every history: WORKFLOW_TASK_TIMED_OUT events, and for the storm's cases where the lag went."""
     examples: list[dict[str, Any]] = []
 
-    async def read(index: int) -> tuple[Counter[str], dict[str, float] | None]:
+    async def read(index: int) -> tuple[Counter[str], dict[str, float] | None, float | None]:
         events = list((await history(bench.client, project.workflow_id(ids[index]))).events)
         # By kind: START_TO_CLOSE is a task that ran too long; SCHEDULE_TO_START one that waited on a busy
         # worker's sticky queue (Temporal then hands it to the shared queue, to any worker).
@@ -97,24 +97,30 @@ async def _histories(bench: Bench, ids: list[str], due: dict[str, float], record
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timeouts[TimeoutType.Name(event.workflow_task_timed_out_event_attributes.timeout_type)] += 1
                 if len(examples) < 5:  # which case, and what its history held up to the timeout
+                    started = events[at - 1] if at else event
                     examples.append({"workflow_id": project.workflow_id(ids[index]), "event_id": event.event_id,
                                      "before": [EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
-                                                for e in events[max(0, at - 6):at]]})
+                                                for e in events[max(0, at - 6):at]],
+                                     # when (wall clock) and on which worker process the task ran
+                                     "started_at": started.event_time.ToDatetime(timezone.utc).isoformat(),
+                                     "worker": started.workflow_task_started_event_attributes.identity})
         path = shape.deadline_path(events, due[ids[index]]) if ids[index] in due else None
         if path and ids[index] in recorded:
             path["recorded_after_fire_s"] = recorded[ids[index]] - path["fired_at"]
-        return timeouts, path
+        return timeouts, path, shape.first_task_seconds(events)
 
     read_back = await bounded(len(ids), READ_CONCURRENCY, read)
     done = [r for r in read_back if not isinstance(r, BaseException)]
-    paths = [path for _, path in done if path]
-    by_kind = sum((timeouts for timeouts, _ in done), Counter())
+    paths = [path for _, path, _ in done if path]
+    by_kind = sum((timeouts for timeouts, _, _ in done), Counter())
     parts = ("armed_late_s", "arming_task_ran_s", "fired_late_s", "task_waited_s", "task_ran_s",
              "recorded_after_fire_s")
     return {
         "task_timeouts": {"histories": len(ids), "read_failures": len(read_back) - len(done),
                           "workflow_task_timed_out": sum(by_kind.values()), "by_kind": dict(by_kind),
-                          "examples": examples},
+                          "examples": examples,
+                          # the intake's task: how close its longest runs come to the task timeout
+                          "first_task_ms": summary((f for _, _, f in done if f is not None), scale=1000)},
         "lag_breakdown_ms": {part: summary((p[part] for p in paths if part in p), scale=1000) for part in parts},
     }
 

@@ -89,3 +89,20 @@ def test_payload_encodings_counts_every_payload_by_its_encoding():
         metadata={"encoding": b"binary/encrypted"})
     assert payload_encodings([started, update]) == {"?": 1, "binary/encrypted": 3, "json/plain": 1}
     assert payload_encodings([_event(3, "TIMER_FIRED", 3.0)]) == {}
+
+
+def _at(kind: str, seconds: float) -> HistoryEvent:
+    event = HistoryEvent(event_type=EventType.Value(f"EVENT_TYPE_{kind}"))
+    event.event_time.FromMicroseconds(int(seconds * 1e6))
+    return event
+
+
+def test_first_task_runs_from_its_start_to_its_first_end_completed_or_timed_out():
+    from bench.shape import first_task_seconds
+
+    timed_out = [_at("WORKFLOW_EXECUTION_STARTED", 0), _at("WORKFLOW_TASK_SCHEDULED", 0),
+                 _at("WORKFLOW_TASK_STARTED", 1.5), _at("WORKFLOW_TASK_TIMED_OUT", 11.5),
+                 _at("WORKFLOW_TASK_STARTED", 12), _at("WORKFLOW_TASK_COMPLETED", 12.25)]
+    assert first_task_seconds(timed_out) == 10.0
+    assert first_task_seconds(timed_out[:3] + [_at("WORKFLOW_TASK_COMPLETED", 2.0)]) == 0.5
+    assert first_task_seconds(timed_out[:3]) is None
