@@ -36,6 +36,7 @@ class Bench:
     received: Received
     rng: random.Random = field(default_factory=lambda: random.Random(13))
     queue: str = MAIN_QUEUE  # the task queue cases are submitted to
+    server_metrics: str | None = None  # the dev server's /metrics address (bench/server_metrics.py)
 
     @property
     def pool(self) -> asyncpg.Pool:

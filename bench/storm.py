@@ -24,7 +24,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType, TimeoutType
 
-from bench import intake, project, shape
+from bench import intake, project, server_metrics, shape
 from bench.harness import Bench, bounded, failures, history, progress
 from bench.stats import summary
 
@@ -145,6 +145,7 @@ async def run(bench: Bench, size: int, window: float, lead: float | None, overla
     start = time.time() + lead
     window_end = start + window
     dues = deadlines(start, window, size)
+    task_starts = await server_metrics.read(bench.server_metrics)
     progress(f"{label}: creating cases, deadlines from +{lead:.0f} s over {window:g} s")
     began = time.perf_counter()
     created = await bounded(size, CREATE_CONCURRENCY, lambda i: _create(bench, dues[i]), label=f"{label}: created")
@@ -173,10 +174,14 @@ async def run(bench: Bench, size: int, window: float, lead: float | None, overla
     due_of_case = {r["complaint_id"]: r["due_at"].timestamp() for r in timed}
     recorded_of_case = {r["complaint_id"]: r["recorded_at"].timestamp() for r in timed}
     per_case_timeline = await _timeline_counts(bench, ids)
+    task_starts_now = await server_metrics.read(bench.server_metrics)
     report: dict[str, Any] = {
         "cases": size, "window_seconds": window, "lead_seconds": round(lead, 1),
         "measured_creation_per_second": round(rate, 1) if rate else None,
         "creation_seconds": round(creation, 1), **failures(created),
+        # the server's slow hand-overs of a task to a worker: each over 1 s may be a task no worker received
+        "server_task_starts": server_metrics.since(task_starts, task_starts_now) if task_starts and task_starts_now
+        else None,
         "created_after_their_deadline": len(cases) - len(in_time),
         "escalation_lag_ms": summary((r["recorded_at"].timestamp() - r["due_at"].timestamp() for r in timed), scale=1000),
         "notice_delivery_lag_ms": summary((at - due_of[key] for key, at in arrived.items() if key[0] in in_time),
