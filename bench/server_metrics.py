@@ -15,12 +15,13 @@ import urllib.request
 
 RECORD_STARTED = "HistoryClientRecordWorkflowTaskStarted"
 SYNC_MATCH_LIMIT_S = "1"  # the server's bucket bound equal to its sync-match limit
-_LINE = re.compile(r'^(?P<name>client_latency_(?:bucket|count))\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
+_LINE = re.compile(r'^(?P<name>client_(?:latency_bucket|latency_count|errors))\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
 
 
 def record_started_calls(text: str) -> dict[str, int]:
-    """From a /metrics page: matching's calls to record a workflow task started, and those over 1 s."""
-    calls = within = 0
+    """From a /metrics page: matching's calls to record a workflow task started, those over 1 s, and those
+    that failed (a deadline, or "already started" for a start History had committed: the dropped hand-over)."""
+    calls = within = errors = 0
     for line in text.splitlines():
         found = _LINE.match(line)
         if not found or f'operation="{RECORD_STARTED}"' not in found["labels"]:
@@ -28,9 +29,11 @@ def record_started_calls(text: str) -> dict[str, int]:
         value = int(float(found["value"]))
         if found["name"] == "client_latency_count":
             calls += value
+        elif found["name"] == "client_errors":
+            errors += value
         elif f'le="{SYNC_MATCH_LIMIT_S}"' in found["labels"]:
             within += value
-    return {"calls": calls, "over_1s": calls - within}
+    return {"calls": calls, "over_1s": calls - within, "failed": errors}
 
 
 def since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
