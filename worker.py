@@ -20,7 +20,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.case_activities import CaseActivities
 from activities.erasure_activities import ErasureActivities, ensure_erasure_schedule, erase_after_years
@@ -33,6 +33,7 @@ from api.settings import ApiSettings
 from casework import devstack, health, logs, metrics
 from casework.keys import KeyringError, load_keyring
 from casework.runtime import temporal_client
+from casework.sandbox import workflow_runner
 from referral import reference, sealing
 from referral.config import Settings
 from workflows.complaint import ComplaintWorkflow
@@ -87,7 +88,7 @@ def build_worker(client: Client, store: Store, settings: Settings, **options: An
         task_queue=settings.task_queue,
         workflows=[ComplaintWorkflow, PartnerReferralWorkflow, ErasureWorkflow],
         activities=CaseActivities(store, settings).all() + ErasureActivities(ErasureStore(store.pool)).all(),
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS),
+        workflow_runner=workflow_runner(SANDBOX_RESTRICTIONS),
         **options,
     )
 

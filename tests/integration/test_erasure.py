@@ -22,7 +22,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.case_activities import CaseActivities, subject_key
 from activities.envelope import VALUE_PREFIX, PersonalDataErased
@@ -30,6 +29,7 @@ from activities.erasure_activities import ErasureActivities, ensure_erasure_sche
 from activities.store import Store, open_store
 from activities.store.erasure import ErasureStore
 from casework.intake import workflow_id
+from casework.sandbox import workflow_runner
 from referral.config import Settings
 from referral.intake import CaseOpening, PersonalData
 from referral.records import OpenCaseRequest, ReferralEvent
@@ -64,7 +64,7 @@ def erasure_worker(client: Client, store: Store, queue: str) -> Worker:
     """What worker.py registers for erasure (see the report): the workflow and its activity."""
     return Worker(client, task_queue=queue, workflows=[ErasureWorkflow],
                   activities=ErasureActivities(ErasureStore(store.pool)).all(),
-                  workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS))
+                  workflow_runner=workflow_runner(SANDBOX_RESTRICTIONS))
 
 
 async def raw_text(store: Store, sql: str, *args: Any) -> str:

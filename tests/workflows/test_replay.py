@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from casework.runtime import converter_for
+from casework.sandbox import workflow_runner
 from referral.config import Settings
 from worker import SANDBOX_RESTRICTIONS
 from workflows.complaint import ComplaintWorkflow
@@ -30,5 +30,5 @@ def test_there_are_recorded_histories_including_a_continued_as_new_case():
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"complaint-{path.stem}", path.read_text())
     replayer = Replayer(workflows=[ComplaintWorkflow, PartnerReferralWorkflow], data_converter=converter_for(Settings()),
-                        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX_RESTRICTIONS))
+                        workflow_runner=workflow_runner(SANDBOX_RESTRICTIONS))
     await replayer.replay_workflow(history)  # raises on non-determinism
