@@ -22,6 +22,7 @@ def record_started_calls(text: str) -> dict[str, int]:
     """From a /metrics page: matching's calls to record a workflow task started, those over 1 s, and those
     that failed (a deadline, or "already started" for a start History had committed: the dropped hand-over)."""
     calls = within = errors = 0
+    kinds: dict[str, int] = {}
     for line in text.splitlines():
         found = _LINE.match(line)
         if not found or f'operation="{RECORD_STARTED}"' not in found["labels"]:
@@ -31,12 +32,16 @@ def record_started_calls(text: str) -> dict[str, int]:
             calls += value
         elif found["name"] == "client_errors":
             errors += value
+            kind = re.search(r'error_type="([^"]*)"', found["labels"])
+            key = "failed:" + (kind.group(1).removeprefix("serviceerror_") if kind else "unknown")
+            kinds[key] = kinds.get(key, 0) + value
         elif f'le="{SYNC_MATCH_LIMIT_S}"' in found["labels"]:
             within += value
-    return {"calls": calls, "over_1s": calls - within, "failed": errors}
+    return {"calls": calls, "over_1s": calls - within, "failed": errors, **kinds}
 
 
 def since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Counts during a phase; a kind of failure seen only during it is counted from zero."""
     return {key: after.get(key, 0) - before.get(key, 0) for key in after}
 
 

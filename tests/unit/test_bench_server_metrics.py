@@ -25,7 +25,7 @@ PAGE = "\n".join([
 
 
 def test_counts_the_calls_over_the_one_second_sync_match_limit_and_the_failed_ones():
-    assert record_started_calls(PAGE) == {"calls": 100, "over_1s": 3, "failed": 1}
+    assert record_started_calls(PAGE) == {"calls": 100, "over_1s": 3, "failed": 1, "failed:TaskAlreadyStarted": 1}
 
 
 def test_a_page_without_the_metric_counts_nothing_and_differences_are_per_phase():
