@@ -167,7 +167,7 @@ def deadline_path(events: Iterable[HistoryEvent], due: float) -> dict[str, float
 
 def first_task_seconds(events: Iterable[HistoryEvent]) -> float | None:
     """How long a case's first workflow task ran (started -> completed, failed or timed out): the task that
-    runs the intake's local activities and assigns the case, the one a burst of new cases makes long."""
+    runs the intake's local activities and assigns the case, the one a burst of new cases crowds."""
     started = None
     for event in events:
         kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")

@@ -179,7 +179,8 @@ async def run(bench: Bench, size: int, window: float, lead: float | None, overla
         "cases": size, "window_seconds": window, "lead_seconds": round(lead, 1),
         "measured_creation_per_second": round(rate, 1) if rate else None,
         "creation_seconds": round(creation, 1), **failures(created),
-        # the server's slow hand-overs of a task to a worker: each over 1 s may be a task no worker received
+        # the server's slow or failed hand-overs of a task to a worker (a failed one can leave a task that no
+        # worker received, which then times out: bench/server_metrics.py)
         "server_task_starts": server_metrics.since(task_starts, task_starts_now) if task_starts and task_starts_now
         else None,
         "created_after_their_deadline": len(cases) - len(in_time),
