@@ -1,9 +1,9 @@
 """The workflow sandbox the worker runs cases in: the SDK's, with its few code snippets compiled once.
 
 The SDK's sandbox enters each case's instance by `exec` of a short source string: once per activation, and
-for every payload of every completion (twice more per payload for the serialization and storage contexts),
-so a string is compiled again each time: about 4 % of the worker's CPU in a whole-life profile
-(bench/RESULTS.md). The strings are the same few every time, so here each is compiled once per process and
+three or four times for every payload of the activation and of its completion (for the serialization and
+storage contexts), so a string is compiled again each time: about 4 % of the worker's CPU in a whole-life
+profile (bench/RESULTS.md). The strings are the same few every time, so here each is compiled once per process and
 `exec` is given the code object; the sandbox does exactly what it did (same globals, same importer, same
 restrictions). Built on the SDK's private `_Instance._run_code`: when an SDK release no longer has it, the
 stock runner is used and a test (tests/unit/test_sandbox_runner.py) says so.
