@@ -7,11 +7,13 @@ import socket
 import subprocess
 import time
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import AsyncIterator
 
 import asyncpg
 import structlog
+from temporalio.client import Client
 
 from casework import binaries
 from workflows import search_attributes
@@ -23,6 +25,23 @@ def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+async def until_serving(address: str, deadline: float) -> None:
+    """Wait until the server's frontend answers its health check: its port opens before it serves, and a
+    client connecting in between is told "Frontend is not healthy yet". RuntimeError once `deadline`
+    (time.monotonic()) has passed."""
+    while True:
+        try:
+            client = await Client.connect(address)
+            if await client.service_client.check_health(timeout=timedelta(seconds=2)):
+                return
+            problem = "its health check says it is not serving"
+        except RuntimeError as exc:  # the SDK reports every failure to connect as a RuntimeError
+            problem = str(exc).splitlines()[0][:200]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"temporal dev server at {address} is not serving ({problem})")
+        await asyncio.sleep(0.2)
 
 
 def codec_endpoint(api_url: str) -> str:
@@ -62,6 +81,7 @@ async def temporal_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8
             if time.monotonic() > deadline:
                 raise RuntimeError("temporal dev server did not open its port within 60 s")
             await asyncio.sleep(0.2)
+        await until_serving(f"127.0.0.1:{port}", deadline)
         log.info("temporal dev server up", address=f"127.0.0.1:{port}", ui=f"http://localhost:{ui_port}",
                  codec=codec)
         yield f"127.0.0.1:{port}"
