@@ -14,6 +14,7 @@ from typing import AsyncIterator
 import asyncpg
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from casework import binaries
 from workflows import search_attributes
@@ -37,8 +38,8 @@ async def until_serving(address: str, deadline: float) -> None:
             if await client.service_client.check_health(timeout=timedelta(seconds=2)):
                 return
             problem = "its health check says it is not serving"
-        except RuntimeError as exc:  # the SDK reports every failure to connect as a RuntimeError
-            problem = str(exc).splitlines()[0][:200]
+        except (RuntimeError, RPCError) as exc:  # a failed connect is a RuntimeError; a failed call an RPCError
+            problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         if time.monotonic() > deadline:
             raise RuntimeError(f"temporal dev server at {address} is not serving ({problem})")
         await asyncio.sleep(0.2)
