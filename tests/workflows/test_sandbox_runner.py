@@ -3,6 +3,7 @@ and the project's worker (`build_worker`) running its cases through it."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -36,3 +37,21 @@ async def test_the_project_worker_runs_its_cases_through_the_compiled_snippets(t
         _, handle = await start_case(time_env, queue)
         await wait_for(handle, lambda view: view.status == "assigned", time_env)
     assert compiled.cache_info().hits > 0  # build_worker's runner is casework.sandbox's
+
+
+@pytest.mark.asyncio
+async def test_a_cached_case_does_not_hold_its_first_activation(time_env: WorkflowEnvironment):
+    # The SDK's instance kept three views into the first activation (and so all of it) for a run's whole life.
+    queue = f"sandbox-{uuid.uuid4().hex[:6]}"
+    async with Worker(time_env.client, task_queue=queue, workflows=[SandboxProbe],
+                      workflow_runner=workflow_runner(SANDBOX_RESTRICTIONS)) as worker:
+        handle = await time_env.client.start_workflow(SandboxProbe.run, 3600.0, id=queue, task_queue=queue)
+        running = worker._workflow_worker._running_workflows  # type: ignore[union-attr]
+        for _ in range(100):
+            if handle.result_run_id in running:
+                break
+            await asyncio.sleep(0.05)
+        instance = running[handle.result_run_id].instance.globals_and_locals["__temporal_in_sandbox"].instance
+        assert isinstance(instance._workflow_input.headers, dict)
+        assert instance._last_completion_result is not None
+        await handle.terminate()
