@@ -12,7 +12,7 @@ from temporalio.worker import ExecuteWorkflowInput, WorkflowInstanceDetails
 
 from casework import sandbox
 from casework.sandbox import (
-    CompiledSandboxRunner, compiled, details_of_its_own, let_go_of_first_activation, workflow_runner,
+    CompiledSandboxRunner, compiled, details_of_its_own, let_go_of_activation, workflow_runner,
 )
 from worker import SANDBOX_RESTRICTIONS
 
@@ -61,12 +61,14 @@ def test_what_a_case_keeps_is_a_copy_not_a_view_into_its_first_activation():
     assert details.info.headers["trace"].data == b"x"  # the view did change: the copies are what differ
 
 
-def test_the_workflow_input_headers_become_a_copy_after_the_first_activation():
+def test_after_the_first_activation_the_input_headers_are_a_copy_and_the_completion_is_let_go():
     activation = WorkflowActivation()
     start = activation.jobs.add().initialize_workflow
     start.headers["trace"].data = b"first"
     workflow_input = ExecuteWorkflowInput(type=object, run_fn=None, args=[], headers=start.headers)  # type: ignore[arg-type]
-    let_go_of_first_activation(SimpleNamespace(instance=SimpleNamespace(_workflow_input=workflow_input)))
+    instance = SimpleNamespace(_workflow_input=workflow_input, _current_completion=object())
+    let_go_of_activation(SimpleNamespace(instance=instance), first=True)
     start.headers["trace"].data = b"x"
     assert isinstance(workflow_input.headers, dict) and workflow_input.headers["trace"].data == b"first"
-    let_go_of_first_activation(None)  # nothing to let go of: no error
+    assert instance._current_completion is None  # the worker has it; the next activation starts a new one
+    let_go_of_activation(None, first=True)  # nothing to let go of: no error
