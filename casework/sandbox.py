@@ -1,5 +1,5 @@
-"""The workflow sandbox the worker runs cases in: the SDK's, with its few code snippets compiled once and
-without holding on to each case's first activation.
+"""The workflow sandbox the worker runs cases in: the SDK's, with its few code snippets compiled once, and
+without a cached case holding on to protobuf messages it no longer reads.
 
 The SDK's sandbox enters each case's instance by `exec` of a short source string: once per activation, and
 three or four times for every payload of the activation and of its completion (for the serialization and
@@ -27,7 +27,6 @@ from typing import Any, Mapping, TypeVar
 from google.protobuf.message import Message
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -37,7 +36,6 @@ except ImportError:  # pragma: no cover - an SDK without it: the stock runner be
     _Instance = None  # type: ignore[assignment,misc]
 
 COMPILES_ONCE = _Instance is not None and hasattr(_Instance, "_run_code")
-
 
 M = TypeVar("M", bound=Message)
 
