@@ -53,9 +53,14 @@ def proc_status_rss(status: str) -> int:
     raise ValueError("no VmRSS line in /proc/self/status")
 
 
-def settled_rss() -> int:
-    """RSS after a full collection, with free heap pages given back to the OS where glibc allows it."""
+def settled_rss(collections_ms: list[float] | None = None) -> int:
+    """RSS after a full collection, with free heap pages given back to the OS where glibc allows it. The
+    collection's duration is appended to `collections_ms`: a full collection holds the GIL, so a long one
+    stalls every workflow activation (the SDK calls one that runs over 2 s a deadlock)."""
+    began = time.perf_counter()
     gc.collect()
+    if collections_ms is not None:
+        collections_ms.append(round((time.perf_counter() - began) * 1000, 1))
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -93,20 +98,22 @@ def slope_kib(points: list[tuple[int, int]]) -> float | None:
 
 async def _fill(label: str, count: int, steps: int, start_some: Callable[[int], Awaitable[int]]) -> dict[str, Any]:
     """Open `count` cases in `steps` chunks, reading the settled RSS before and after each chunk."""
-    points = [(0, settled_rss())]
+    collections_ms: list[float] = []
+    points = [(0, settled_rss(collections_ms))]
     progress(f"{label}: empty worker {points[0][1] / 2**20:.0f} MiB; opening {count} cases")
     began, opened = time.perf_counter(), 0
     for step in range(1, steps + 1):
         target = count * step // steps
         opened += await start_some(target - opened)
-        points.append((opened, settled_rss()))
+        points.append((opened, settled_rss(collections_ms)))
         progress(f"{label}: {opened} cases open, {points[-1][1] / 2**20:.0f} MiB")
     empty, full = points[0][1], points[-1][1]
     return {"open_cases": opened, "fill_seconds": round(time.perf_counter() - began, 1),
             "empty_worker_mib": round(empty / 2**20, 1), "full_worker_mib": round(full / 2**20, 1),
             "kib_per_cached_case": round((full - empty) / 1024 / max(1, opened), 1),
             "kib_per_cached_case_slope": _rounded(slope_kib(points)),
-            "readings_mib": [[cases, round(rss / 2**20, 1)] for cases, rss in points]}
+            "readings_mib": [[cases, round(rss / 2**20, 1)] for cases, rss in points],
+            "full_collection_ms": collections_ms}
 
 
 def _rounded(value: float | None) -> float | None:

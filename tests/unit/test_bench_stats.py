@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.memory import proc_status_rss, slope_kib
+from bench.memory import proc_status_rss, settled_rss, slope_kib
 from bench.profile import component, parse_raw, summarise
 from bench.stats import percentile, ratio, summary
 from bench.storm import deadlines, lead_for, once_counts
@@ -104,3 +104,9 @@ def test_profile_summary_by_component_and_project_function():
 ])
 def test_component(frame, expected):
     assert component(frame) == expected
+
+
+def test_a_settled_reading_records_how_long_its_full_collection_took():
+    durations: list[float] = []
+    assert settled_rss(durations) > 0 and settled_rss() > 0
+    assert len(durations) == 1 and durations[0] >= 0
