@@ -14,7 +14,7 @@ the search attributes: every protobuf message of it lives in one arena, which li
 does), because the SDK's instance holds three small parts of it for the case's whole life: the workflow
 input's headers, the last completion result and the info's headers and memo. Each is swapped for a copy of
 its own (`details_of_its_own`, `let_go_of_activation`); nothing reads them differently. The instance also
-kept its last completion until the next activation. Together about 30 KiB per cached case (bench/RESULTS.md).
+kept its last completion until the next activation; it now holds an empty one. Together about 30 KiB per cached case (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -60,13 +60,15 @@ def details_of_its_own(det: WorkflowInstanceDetails) -> WorkflowInstanceDetails:
 
 def let_go_of_activation(in_sandbox: Any, first: bool) -> None:
     """Once an activation is done, the SDK's instance lets go of what it no longer reads: its completion (the
-    worker has it; the next activation starts a new one) and, after the first, the workflow input's headers,
+    worker has it; the next activation starts a new one; an empty one takes its place) and, after the first, the workflow input's headers,
     which become a copy (the input lives as long as the run; its headers were the activation's own map)."""
     instance = getattr(in_sandbox, "instance", None)
     if instance is None:
         return
     if hasattr(instance, "_current_completion"):
-        instance._current_completion = None
+        # An empty one, not None: a run dropped from memory without an eviction still closes its coroutines,
+        # and their clean-up adds commands to it (which nobody reads, as before).
+        instance._current_completion = WorkflowActivationCompletion()
     workflow_input = getattr(instance, "_workflow_input", None)
     if first and workflow_input is not None and not isinstance(workflow_input.headers, dict):
         workflow_input.headers = _detached_map(workflow_input.headers)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.worker import ExecuteWorkflowInput, WorkflowInstanceDetails
 
 from casework import sandbox
@@ -70,5 +71,5 @@ def test_after_the_first_activation_the_input_headers_are_a_copy_and_the_complet
     let_go_of_activation(SimpleNamespace(instance=instance), first=True)
     start.headers["trace"].data = b"x"
     assert isinstance(workflow_input.headers, dict) and workflow_input.headers["trace"].data == b"first"
-    assert instance._current_completion is None  # the worker has it; the next activation starts a new one
+    assert instance._current_completion == WorkflowActivationCompletion()  # empty: the worker has the real one
     let_go_of_activation(None, first=True)  # nothing to let go of: no error
