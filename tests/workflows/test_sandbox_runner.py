@@ -46,13 +46,12 @@ async def test_a_cached_case_does_not_hold_its_first_activation(time_env: Workfl
     async with Worker(time_env.client, task_queue=queue, workflows=[SandboxProbe],
                       workflow_runner=workflow_runner(SANDBOX_RESTRICTIONS)) as worker:
         handle = await time_env.client.start_workflow(SandboxProbe.run, 3600.0, id=queue, task_queue=queue)
-        running = worker._workflow_worker._running_workflows  # type: ignore[union-attr]
-        for _ in range(100):
-            if handle.result_run_id in running:
+        for _ in range(200):  # until its first activation is done: the timer it starts is in the history
+            if any(event.HasField("timer_started_event_attributes") for event in (await handle.fetch_history()).events):
                 break
             await asyncio.sleep(0.05)
+        running = worker._workflow_worker._running_workflows  # type: ignore[union-attr]
         instance = running[handle.result_run_id].instance.globals_and_locals["__temporal_in_sandbox"].instance
         assert isinstance(instance._workflow_input.headers, dict)
-        assert instance._last_completion_result is not None
         assert not instance._current_completion.HasField("successful")  # an empty one: the worker has the real one
         await handle.terminate()
