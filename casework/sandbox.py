@@ -14,7 +14,8 @@ the search attributes: every protobuf message of it lives in one arena, which li
 does), because the SDK's instance holds three small parts of it for the case's whole life: the workflow
 input's headers, the last completion result and the info's headers and memo. Each is swapped for a copy of
 its own (`details_of_its_own`, `let_go_of_activation`); nothing reads them differently. The instance also
-kept its last completion until the next activation; it now holds an empty one. Together about 30 KiB per cached case (bench/RESULTS.md).
+kept its last completion until the next activation; it now holds an empty one. Together about 30 KiB per
+cached case (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def details_of_its_own(det: WorkflowInstanceDetails) -> WorkflowInstanceDetails:
 
 def let_go_of_activation(in_sandbox: Any, first: bool) -> None:
     """Once an activation is done, the SDK's instance lets go of what it no longer reads: its completion (the
-    worker has it; the next activation starts a new one; an empty one takes its place) and, after the first, the workflow input's headers,
-    which become a copy (the input lives as long as the run; its headers were the activation's own map)."""
+    worker has it; an empty one takes its place until the next activation starts a new one) and, after the
+    first, the workflow input's headers, which become a copy (the input lives as long as the run; its headers
+    were the activation's own map)."""
     instance = getattr(in_sandbox, "instance", None)
     if instance is None:
         return
