@@ -22,6 +22,9 @@ class OfficerRef(BaseModel):
     kecamatan: str | None = None
 
 
+COVERS_VILLAGE = "covers_village"
+
+
 @dataclass(frozen=True)
 class Choice:
     pendamping_id: str
@@ -42,7 +45,7 @@ def choose_pendamping(
     if covering is None:
         raise LookupError(f"no pendamping covers village {village_code}")
     if covering.officer_id not in unavailable:
-        return Choice(covering.officer_id, "covers_village")
+        return Choice(covering.officer_id, COVERS_VILLAGE)
 
     available = [p for p in by_id.values() if p.officer_id not in unavailable]
     tiers = (

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from referral import reference
 from referral.records import Assignment
-from referral.routing import OfficerRef, choose_pendamping
+from referral.routing import COVERS_VILLAGE, OfficerRef, choose_pendamping
 
 
 class OfficerRecord(BaseModel):
@@ -71,12 +71,13 @@ class RosterStore:
         return OfficerRecord(**dict(row)) if row else None
 
     async def version(self) -> str:
-        """A fingerprint of who covers what: changes with every roster import that changes coverage."""
-        rows = await self.pool.fetch(
-            "SELECT c.village_code, c.pendamping_id, o.bidang FROM coverage c"
-            " JOIN officers o ON o.officer_id = c.pendamping_id ORDER BY c.village_code")
-        text = ";".join(f"{r['village_code']}={r['pendamping_id']}/{r['bidang']}" for r in rows)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        """A fingerprint of who covers what: changes with every roster import that changes coverage.
+        Postgres hashes the coverage itself (every case's set-up asks: one short row instead of 148),
+        `village=pendamping/bidang;...` in village order, as `coverage_fingerprint` does."""
+        return await self.pool.fetchval(
+            "SELECT left(encode(sha256(convert_to(coalesce(string_agg(c.village_code || '=' || c.pendamping_id"
+            " || '/' || coalesce(o.bidang, 'None'), ';' ORDER BY c.village_code), ''), 'UTF8')), 'hex'), 12)"
+            " FROM coverage c JOIN officers o ON o.officer_id = c.pendamping_id")
 
     async def add_leave(self, officer_id: str, starts_on: date, ends_on: date, reason: str = "") -> None:
         if await self.officer(officer_id) is None:
@@ -90,6 +91,23 @@ class RosterStore:
     async def choose_pendamping(self, village_code: str, on: date, exclude: list[str]) -> Assignment:
         """Who takes a case in this village today (routing decides; this gathers its facts). LookupError if nobody."""
         async with self.pool.acquire() as conn:
+            # Most days the pendamping who covers the village takes it: one round trip finds them and whether
+            # they are on leave. Routing is asked with just those facts, and trusted only when it picks them.
+            covering = await conn.fetchrow(
+                "SELECT o.officer_id, o.role, o.bidang, EXISTS (SELECT 1 FROM officer_leave l WHERE"
+                " l.officer_id = o.officer_id AND $2 BETWEEN l.starts_on AND l.ends_on) AS on_leave"
+                " FROM coverage c JOIN officers o ON o.officer_id = c.pendamping_id"
+                " WHERE c.village_code = $1 AND o.active AND o.role = 'pendamping'", village_code, on)
+            if covering is not None:
+                ref = OfficerRef(officer_id=covering["officer_id"], role=covering["role"], bidang=covering["bidang"])
+                try:
+                    choice = choose_pendamping(village_code, {village_code: ref.officer_id}, [ref],
+                                               on_leave={ref.officer_id} if covering["on_leave"] else set(),
+                                               open_cases={}, exclude=exclude)
+                except LookupError:  # they cannot take it: a backup is chosen from the whole roster below
+                    choice = None
+                if choice is not None and choice.reason == COVERS_VILLAGE:
+                    return Assignment(pendamping_id=ref.officer_id, bidang=ref.bidang, reason=choice.reason)
             officers = await conn.fetch(
                 "SELECT o.officer_id, o.role, o.bidang,"
                 "  (SELECT min(v.kecamatan) FROM coverage c JOIN villages v ON v.code = c.village_code"
@@ -137,11 +155,21 @@ class RosterStore:
         return [r["workflow_id"] for r in rows]
 
 
+def coverage_fingerprint(coverage: list[tuple[str, str, str | None]]) -> str:
+    """`RosterStore.version` in Python, from (village_code, pendamping_id, bidang) rows: to check one by hand."""
+    text = ";".join(f"{village}={pendamping}/{bidang}" for village, pendamping, bidang in sorted(coverage))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 async def resolve_recipients(conn: asyncpg.Connection, wanted: list[str], on: date | None = None) -> dict[str, str]:
     """`head:<bidang>`, `kepala_dinas` and `piket` (on duty on the day `on`) to the officer who holds the role
     now; ids stay ids. A bidang without a head, or a day without a piket, falls back to the kepala dinas, so
     an escalation always reaches someone."""
-    rows = await conn.fetch("SELECT officer_id, role, bidang FROM officers WHERE active")
+    roles = [ref for ref in wanted if ref.startswith("head:") or ref in ("kepala_dinas", "piket")]
+    if not roles:  # officers' own ids (a pendamping's notice): nothing to look up
+        return {ref: ref for ref in wanted if ref}
+    rows = await conn.fetch(
+        "SELECT officer_id, role, bidang FROM officers WHERE active AND role IN ('kepala_dinas', 'head_of_bidang')")
     piket = None
     if "piket" in wanted and on is not None:
         piket = await conn.fetchval(
