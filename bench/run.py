@@ -20,7 +20,9 @@ stderr. Phases (the first store runs them all, the others `--other-store-phases`
               recorded real case and reported) and of a bare case of 4 no-op activities: ratios. All three
               share one client, so one converter. In the same rounds the real case also runs on a second
               worker whose converter lacks the codec: the codec's cost on a case's life
-              (`--no-codec-comparison` skips it).
+              (`--no-codec-comparison` skips it); and on a third whose data layer is in memory
+              (bench/data_layer.py): the gap to the twin split into Postgres and the workflow itself
+              (`--no-postgres-comparison` skips it).
   intake      open-loop intake at 2, 5 and 10 complaints/s: submit-call latency and submit -> assigned
               (the receipt; the state query; the Postgres commit), p50/p99.
   storm       1,000 emergency cases whose acknowledgement deadlines fall within the same 60 s, alone and
@@ -110,6 +112,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run everything without the payload codec (production runs with it)")
     parser.add_argument("--no-codec-comparison", action="store_true",
                         help="skip the whole-life run of the real case without the codec")
+    parser.add_argument("--no-postgres-comparison", action="store_true",
+                        help="skip the whole-life run of the real case on an in-memory data layer")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--artifacts", type=Path, default=ROOT / "var" / "bench")
     parser.add_argument("--seed", type=int, default=13)
@@ -164,7 +168,8 @@ async def store_run(kind: str, phases: list[str], args: argparse.Namespace, work
                                        ) if compares_codec(args) else None
                 await metered(phases_report, "whole_life", lambda: whole_life.run(
                     bench, args.cases, args.concurrency, args.warmup, args.rounds, profile=profiler,
-                    without_codec=without_codec, worker_options=options))
+                    without_codec=without_codec, worker_options=options,
+                    without_postgres=not args.no_postgres_comparison))
             if "intake" in phases:
                 await metered(phases_report, "intake", lambda: intake.run(bench, args.intake_rates, args.intake_seconds))
             if "storm" in phases:

@@ -9,7 +9,9 @@ each variant costs per case, in this process (worker and drivers) and in the Tem
 
 With `without_codec` (a client whose converter is the same minus the payload codec) the real case also
 runs, in the same rounds, on a second project worker made from that client: the codec's cost on a
-case's life is the ratio of the two (bench/codec.py). The two real variants swap places every round.
+case's life is the ratio of the two (bench/codec.py). With `without_postgres` it runs on a third worker
+whose data layer is in memory (bench/data_layer.py): what Postgres costs a case's life, and what the
+workflow costs beyond the twin. The real variants take turns going first, round by round.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from bench import project, shape
+from bench.data_layer import MemoryStore, gap
 from bench.harness import Bench, Meter, bounded, failures, history, outbox_quiet, progress
 from bench.stats import ratio, summary
 from bench.twin import BareWorkflow, TwinWorkflow, noop
 
 TWIN_QUEUE = "bench-twin"
 WITHOUT_CODEC_QUEUE = "bench-cases-without-codec"
+WITHOUT_POSTGRES_QUEUE = "bench-cases-without-postgres"
 BARE_ACTIVITIES = 4
-REAL, WITHOUT_CODEC = "real", "real_without_codec"
+REAL, WITHOUT_CODEC, WITHOUT_POSTGRES = "real", "real_without_codec", "real_without_postgres"
 
 
 @asynccontextmanager
@@ -138,21 +142,23 @@ def rounds_of(cases: int, rounds: int) -> list[int]:
     return [cases // rounds + (1 if i < cases % rounds else 0) for i in range(rounds)]
 
 
-def real_order(round_number: int, without_codec: bool) -> list[str]:
-    """The real variants of one round, in order: with the codec and without it swap places every round, so
-    neither always runs first (right after the yardsticks, or with the other's notifications still going out)."""
-    if not without_codec:
-        return [REAL]
-    return [REAL, WITHOUT_CODEC] if round_number % 2 == 0 else [WITHOUT_CODEC, REAL]
+def real_order(round_number: int, variants: list[str]) -> list[str]:
+    """The real variants of one round, in order: rotated every round, so none always runs first (right after
+    the yardsticks, or with another's notifications still going out)."""
+    if not variants:
+        return []
+    shift = round_number % len(variants)
+    return variants[shift:] + variants[:shift]
 
 
 async def run(bench: Bench, cases: int, concurrency: int, warmup: int, rounds: int = 3,
               profile: Callable[[], Any] | None = None, without_codec: Client | None = None,
-              worker_options: dict[str, Any] | None = None) -> dict[str, Any]:
+              worker_options: dict[str, Any] | None = None, without_postgres: bool = False) -> dict[str, Any]:
     """The variants in alternating rounds, so a change in the machine's load hits them alike. `profile` wraps
-    the first round of the real case; `worker_options` are the main worker's, given to the codec-less one."""
+    the first round of the real case; `worker_options` are the main worker's, given to the other real ones."""
     real, twin, bare = Tally("real case"), Tally("no-op twin"), Tally(f"bare case ({BARE_ACTIVITIES} no-op activities)")
     plain = Tally("real case without the codec")
+    in_memory = Tally("real case without Postgres")
     cases_of = {REAL: (real, lambda: real_case(bench))}
     plan: dict[str, Any] | None = None
     real_shapes: list[shape.Shape] = []
@@ -164,9 +170,15 @@ async def run(bench: Bench, cases: int, concurrency: int, warmup: int, rounds: i
                 project.worker(without_codec, bench.store, plain_bench.config(), **(worker_options or {})))
             cases_of[WITHOUT_CODEC] = (plain, lambda: real_case(plain_bench))
             await bounded(warmup, concurrency, lambda i: real_case(plain_bench))
+        if without_postgres:
+            memory_bench = replace(bench, queue=WITHOUT_POSTGRES_QUEUE)
+            await workers.enter_async_context(project.worker(
+                bench.client, MemoryStore(bench.pool), memory_bench.config(), **(worker_options or {})))
+            cases_of[WITHOUT_POSTGRES] = (in_memory, lambda: real_case(memory_bench))
+            await bounded(warmup, concurrency, lambda i: real_case(memory_bench))
         await bounded(warmup, concurrency, lambda i: real_case(bench))
         for number, size in enumerate(rounds_of(cases, rounds)):
-            for name in real_order(number, without_codec is not None):
+            for name in real_order(number, list(cases_of)):
                 tally, one = cases_of[name]
                 await outbox_quiet(bench, timeout=30)  # the other variant's notifications are not this one's load
                 async with AsyncExitStack() as stack:
@@ -186,16 +198,22 @@ async def run(bench: Bench, cases: int, concurrency: int, warmup: int, rounds: i
     validated = project.updates_with_validators()
     twin_shape = await shape_of(bench, twin.ids[0]) if twin.ids else None
     tallies = [(REAL, real), *([(WITHOUT_CODEC, plain)] if without_codec is not None else []),
-               ("twin", twin), ("bare", bare)]
+               *([(WITHOUT_POSTGRES, in_memory)] if without_postgres else []), ("twin", twin), ("bare", bare)]
     reports = {name: tally.report(concurrency) for name, tally in tallies}
     for name, (tally, _) in cases_of.items():  # what a whole life weighs in the history, with the codec or not
         if tally.ids:
             reports[name].update(await weight(bench, tally.ids[0]))
     progress("whole life: " + ", ".join(f"{k} {v['cases_per_second']}/s" for k, v in reports.items()))
+    split = gap(reports) if without_postgres else None
+    if split:
+        progress(f"whole life gap: real/without Postgres {split['real_to_without_postgres']}x, without Postgres/twin "
+                 f"{split['without_postgres_to_twin']}x; CPU ms per case, data layer {split['data_layer_cpu_ms_per_case']},"
+                 f" workflow beyond the twin {split['workflow_beyond_twin_cpu_ms_per_case']}")
     return {
         **reports, "rounds": len(rounds_of(cases, rounds)),
         "ratio_to_twin": ratio(reports["real"]["cases_per_second"], reports["twin"]["cases_per_second"]),
         "ratio_to_bare": ratio(reports["real"]["cases_per_second"], reports["bare"]["cases_per_second"]),
+        **({"gap": split} if without_postgres else {}),
         "real_case_shape": {"totals": shape.totals(real_shapes[0], validated), "per_step": plan,
                             "history_bytes": reports["real"].get("history_bytes"),
                             "same_in_sampled_cases": all(s == real_shapes[0] for s in real_shapes)},
