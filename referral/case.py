@@ -17,7 +17,7 @@ from referral.intake import CaseOpening, PersonalData
 from referral.models import (
     FINISHED_STATUSES, OPEN_REFERRAL, CaseSummary, CaseView, ReferralRef, Status, TimelineEntry, TimelinePage,
 )
-from referral.sla import CaseClocks, ClockRule, SlaPolicy
+from referral.sla import CaseClocks, ClockRule, ClockView, SlaPolicy
 
 TIMELINE_KEPT = 500  # the newest entries a workflow keeps; every entry is also in complaint_events
 
@@ -151,9 +151,10 @@ class CaseState(BaseModel):
 
     # ---- projections ----
 
-    def summary(self, now: datetime) -> CaseSummary:
+    def summary(self, now: datetime, views: list[ClockView] | None = None) -> CaseSummary:
+        """`views`: the clocks' views at `now`, when the caller has them already (they are the costly part)."""
         cal = self.setup.calendar if self.setup else None
-        views = self.clocks.views(cal, now)
+        views = self.clocks.views(cal, now) if views is None else views
         running = [v.deadline for v in views if v.state == "running" and v.deadline]
         return CaseSummary(
             complaint_id=self.complaint_id, status=self.status, pendamping_id=self.pendamping_id,

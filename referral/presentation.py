@@ -17,8 +17,8 @@ from referral.calendar import WorkingCalendar
 from referral.case import CaseState
 from referral.i18n import N_, Translator, lower_first
 from referral.intake import ComplaintIntake
-from referral.models import Receipt
-from referral.sla import Clock, ClockName, Milestone
+from referral.models import CaseSummary, Receipt
+from referral.sla import Clock, ClockName, ClockView, Milestone
 
 DEFAULT = i18n.DEFAULT_LANGUAGE
 # Local-activity and timer summaries the workflow names by kind (see `step_summary`).
@@ -78,9 +78,9 @@ def step_summary(kind: str, language: str = DEFAULT, **values: Any) -> str:
     return i18n.translator(language).gettext(STEP_SUMMARIES[kind], **values)
 
 
-def facts(case: CaseState, now: datetime) -> dict[str, Any]:
-    """The case as its search attributes see it."""
-    summary = case.summary(now)
+def facts(case: CaseState, now: datetime, summary: CaseSummary | None = None) -> dict[str, Any]:
+    """The case as its search attributes see it (`summary`: the case's at `now`, if the caller has it)."""
+    summary = case.summary(now) if summary is None else summary
     village = case.setup.village if case.setup else None
     return {
         "status": case.status.value, "village_code": case.opening.village_code,
@@ -169,8 +169,10 @@ def _clock_line(clock, calendar: WorkingCalendar, tr: Translator) -> str:
     return line
 
 
-def current_details(case: CaseState, now: datetime) -> str:
-    """Status, pendamping, bidang, escalation, what needs attention, intake warnings and every SLA clock."""
+def current_details(case: CaseState, now: datetime, summary: CaseSummary | None = None,
+                    views: list[ClockView] | None = None) -> str:
+    """Status, pendamping, bidang, escalation, what needs attention, intake warnings and every SLA clock
+    (`summary` and the clocks' `views` at `now`, if the caller has them)."""
     tr = i18n.translator(case.setup.language if case.setup else DEFAULT)
     status = tr.label(i18n.STATUS, case.status.value)
     if case.setup is None:
@@ -178,7 +180,8 @@ def current_details(case: CaseState, now: datetime) -> str:
         return "\n\n".join([tr.gettext("**Status:** {status}", status=status),
                             tr.gettext("**Needs attention:** {problem}", problem=problem)])
     calendar, names = case.setup.calendar, case.setup.bidang_names
-    summary = case.summary(now)
+    views = case.clocks.views(calendar, now) if views is None else views
+    summary = case.summary(now, views) if summary is None else summary
     duplicate = " · " + tr.gettext("duplicate of {case}?", case=case.duplicate_of) if case.duplicate_of else ""
     breached = " · **" + tr.gettext("SLA breached") + "**" if summary.sla_breached else ""
     lines = [
@@ -195,7 +198,6 @@ def current_details(case: CaseState, now: datetime) -> str:
         warnings = "; ".join(tr.label(i18n.WARNINGS, w) for w in case.warnings)
         lines.append(tr.gettext("**Intake warnings:** {warnings}", warnings=warnings))
     lines += ["", tr.gettext("**SLA clocks**"), ""]
-    views = case.clocks.views(calendar, now)
     lines += [_clock_line(clock, calendar, tr) for clock in views]
     unconfirmed = sorted({calendar.local(c.deadline).year for c in views if c.state != "stopped" and c.deadline
                           and calendar.local(c.deadline).year in calendar.unconfirmed_years})

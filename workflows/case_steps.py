@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from referral import actions, presentation, records as rec, recording
     from referral.actions import Notice, Step
     from referral.case import Attention, CaseState
-    from referral.models import TimelineEntry
+    from referral.models import CaseSummary, TimelineEntry
     from workflows import search_attributes as sa
     from workflows.failures import StepFailed, is_permanent, kind, problem
 
@@ -123,10 +123,14 @@ class CaseSteps:
                 **DATA_STEP)).calendar
         return None
 
-    def _publish(self) -> None:
-        """One upsert of what changed, and the current details: what supervisors read in the Web UI."""
-        facts = (sa.for_joined_report(self.case.joined_to) if self.case.joined_to
-                 else sa.for_case(presentation.facts(self.case, workflow.now())))
+    def _publish(self) -> CaseSummary:
+        """One upsert of what changed, and the current details: what supervisors read in the Web UI. The
+        clocks are viewed once for all of it; the summary is returned for an update to answer with."""
+        case, now = self.case, workflow.now()
+        views = case.clocks.views(case.setup.calendar if case.setup else None, now)
+        summary = case.summary(now, views)
+        facts = (sa.for_joined_report(case.joined_to) if case.joined_to
+                 else sa.for_case(presentation.facts(case, now, summary)))
         # Only what changed; never "unset" what was never set (the time-skipping server stores that as null).
         values = {key: value for key, value in facts.items()
                   if self.published.get(key.name, None if value is None else object()) != value}
@@ -134,7 +138,8 @@ class CaseSteps:
             workflow.upsert_search_attributes(
                 [key.value_set(v) if v is not None else key.value_unset() for key, v in values.items()])
             self.published.update({key.name: value for key, value in values.items()})
-        workflow.set_current_details(presentation.current_details(self.case, workflow.now()))
+        workflow.set_current_details(presentation.current_details(case, now, summary, views))
+        return summary
 
     # ---- when a data step fails ----
 

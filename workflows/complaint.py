@@ -220,9 +220,9 @@ class ComplaintWorkflow(CaseSteps):
                 self.case = snapshot
                 raise ApplicationError(f"{name} was not recorded ({problem(err)}); nothing changed, "
                                        "try again", type="NotRecorded", non_retryable=True) from None
-            self._publish()
+            summary = self._publish()
             self.changed = True
-            return self.case.summary(workflow.now())
+            return summary
 
     @workflow.update
     async def opened(self, submission_id: str) -> Receipt:
