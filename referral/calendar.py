@@ -257,6 +257,11 @@ class WorkingCalendar(BaseModel):
         """Changes whenever anything that moves a deadline or its wording changes (not `version`)."""
         return self._identity[:12]
 
+    @property
+    def identity(self) -> str:
+        """The whole content hash (`fingerprint` is its start): the key of memos of this calendar's answers."""
+        return self._identity
+
     @cached_property
     def _identity(self) -> str:
         canonical = "|".join((

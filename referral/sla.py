@@ -20,11 +20,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Callable, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from referral.calendar import Axis, WorkingCalendar
+
+T = TypeVar("T")
 
 
 class Urgency(StrEnum):
@@ -171,7 +173,10 @@ class Pause(BaseModel):
 
 
 class Milestone(BaseModel):
-    """A point on a clock: a warning at `percent` of its time, the breach (level 1) or a later escalation."""
+    """A point on a clock: a warning at `percent` of its time, the breach (level 1) or a later escalation.
+    Frozen: clocks with the same content share them (`_remembered`)."""
+
+    model_config = ConfigDict(frozen=True)
 
     key: str  # "warning_50", "breach", "escalation_2": fired at most once per clock run and re-arming
     kind: Literal["warning", "escalation"]
@@ -255,7 +260,15 @@ class Clock(BaseModel):
             cursor = max(cursor, pause.ended_at)
         return total + calendar.elapsed(self.axis, cursor, end)
 
+    def _content(self, calendar: WorkingCalendar) -> tuple[Any, ...]:
+        """All a deadline depends on, the calendar's content included: the key of `_remembered` answers."""
+        return (calendar.identity, self.axis, self.started_at, self.budget_seconds, self.extension_seconds,
+                self.extension_days, self.end_of_day, tuple((p.started_at, p.ended_at) for p in self.pauses))
+
     def deadline(self, calendar: WorkingCalendar) -> datetime | None:
+        return _remembered(("deadline", self._content(calendar)), lambda: self._deadline(calendar))
+
+    def _deadline(self, calendar: WorkingCalendar) -> datetime | None:
         moment = self.moment_at(calendar, self.total_seconds)
         if moment is None or not self.end_of_day:
             return moment
@@ -275,6 +288,12 @@ class Clock(BaseModel):
         """Every milestone still to come on this clock, in order, with its moment (paused: none)."""
         if not self.running or self.paused:
             return []
+        key = ("milestones", self._content(calendar), self.escalate_every_seconds, self.escalate_every_days,
+               policy.warn_at, len(policy.escalation_chain))
+        every = _remembered(key, lambda: self._milestones(calendar, policy))
+        return [m for m in every if m.key not in self.fired]
+
+    def _milestones(self, calendar: WorkingCalendar, policy: SlaPolicy) -> list[Milestone]:
         deadline = self.deadline(calendar)
         if deadline is None:
             return []
@@ -290,7 +309,7 @@ class Clock(BaseModel):
             at = self._escalation_moment(calendar, deadline, level)
             if at is not None:
                 result.append(Milestone(key=f"escalation_{level}", kind="escalation", level=level, at=at))
-        return [m for m in result if m.key not in self.fired]
+        return result
 
     def rearm(self, calendar: WorkingCalendar, policy: SlaPolicy, now: datetime) -> None:
         """After an extension or a policy/calendar change, milestones that now lie ahead may fire again."""
@@ -448,6 +467,25 @@ def _add_extension(clock: Clock, by: Duration, calendar: WorkingCalendar) -> Non
         clock.extension_days += days
     else:
         clock.extension_seconds += by.seconds(calendar)
+
+
+# A clock's deadline and milestones are asked for several times per step (the summary, the details, the
+# search attributes, the due check, the next timer); remembered process-wide by the clock's content and the
+# calendar's, like the calendar's own memo, so no case holds one. Answers shared between cases never change.
+_REMEMBERED: dict[tuple[Any, ...], Any] = {}
+_REMEMBERED_LIMIT = 4096  # forgotten all at once when full: a memo for the moment, not a store
+_UNKNOWN = object()
+
+
+def _remembered(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    value = _REMEMBERED.get(key, _UNKNOWN)  # one lookup: another workflow thread may clear it meanwhile
+    if value is not _UNKNOWN:
+        return value
+    value = compute()
+    if len(_REMEMBERED) >= _REMEMBERED_LIMIT:
+        _REMEMBERED.clear()
+    _REMEMBERED[key] = value
+    return value
 
 
 def _iso(moment: datetime | None) -> str | None:
