@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pytest
+from pydantic import ValidationError
 
 from referral.holiday_source import build_calendar
 from referral.sla import Clock, ClockName, Pause, Urgency
@@ -66,7 +67,7 @@ def test_clocks_of_two_cases_share_answers_but_not_what_fired() -> None:
     first.fired.append("warning_50")
     assert [m.key for m in first.milestones(CAL, POLICY)] == ["warning_80", "breach", "escalation_2"]
     assert [m.key for m in second.milestones(CAL, POLICY)] == ["warning_50", "warning_80", "breach", "escalation_2"]
-    with pytest.raises(Exception):  # shared between cases, so nobody may change one
+    with pytest.raises(ValidationError, match="frozen"):  # shared between cases, so nobody may change one
         second.milestones(CAL, POLICY)[0].at = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=1)
 
 
